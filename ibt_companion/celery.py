@@ -1,0 +1,15 @@
+"""The Celery app. The beat schedule lives here; tasks stay thin and call services."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ibt_companion.settings.local")
+
+app = Celery("ibt_companion")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+app.conf.beat_schedule = {
+    "scheduler-heartbeat": {"task": "patients.tasks.heartbeat", "schedule": 60.0},
+}

@@ -1,0 +1,12 @@
+"""The embedded run: SQLite and the filesystem broker unless DATABASE_URL/REDIS_URL say otherwise."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+IBT_ENVIRONMENT = "local"
+DEBUG = env.bool("DEBUG", default=True)
+SECRET_KEY = env.str("SECRET_KEY", default="local-only-insecure-key-do-not-use-in-production")
+# The demo sends real reminders to files the user can read, not to the Internet.
+if EMAIL_BACKEND == "django.core.mail.backends.console.EmailBackend":  # noqa: F405
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = str(VAR_DIR / "sent-mail")  # noqa: F405

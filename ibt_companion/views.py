@@ -1,0 +1,53 @@
+"""Operational endpoints."""
+
+import time
+
+from django.conf import settings
+from django.db import connection
+from django.http import JsonResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+
+from patients.models import SchedulerHeartbeat
+
+
+def _database() -> dict:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return {"ok": True, "vendor": connection.vendor}
+    except Exception as exc:  # any failure is reported, never raised
+        return {"ok": False, "error": type(exc).__name__}
+
+
+def _broker() -> dict:
+    url = settings.CELERY_BROKER_URL
+    if not url.startswith("redis"):
+        return {"ok": True, "kind": url.split(":", 1)[0]}
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        started = time.monotonic()
+        client.ping()
+        return {"ok": True, "kind": "redis", "ping_ms": round((time.monotonic() - started) * 1000, 1)}
+    except Exception as exc:
+        return {"ok": False, "kind": "redis", "error": type(exc).__name__}
+
+
+def _scheduler() -> dict:
+    try:
+        beat = SchedulerHeartbeat.objects.filter(name="beat").values_list("last_tick_at", flat=True).first()
+    except Exception as exc:
+        return {"ok": False, "error": type(exc).__name__}
+    if beat is None:
+        return {"ok": False, "last_tick_age_seconds": None, "error": "no tick recorded yet"}
+    age = (timezone.now() - beat).total_seconds()
+    return {"ok": age <= settings.SCHEDULER_TICK_MAX_AGE_SECONDS, "last_tick_age_seconds": round(age)}
+
+
+@never_cache
+def healthz(request):
+    checks = {"database": _database(), "redis": _broker(), "scheduler": _scheduler()}
+    healthy = all(c["ok"] for c in checks.values())
+    return JsonResponse({"status": "ok" if healthy else "fail", **checks}, status=200 if healthy else 503)

@@ -1,0 +1,66 @@
+"""THE place that decides which patients a user can see. Every view, form, API view and
+export asks here; anything outside the answer is a 404 (never confirm that a patient exists).
+
+- a patient sees their own record;
+- a caregiver sees the patients whose link to them is not revoked;
+- clinic staff and admins see the patients of their own clinics.
+"""
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from .models import CaregiverLink, Clinic, ClinicMembership, Patient
+
+
+def visible_patients(user) -> QuerySet[Patient]:
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Patient.objects.none()
+    linked = CaregiverLink.objects.filter(caregiver=user, revoked_at__isnull=True).values("patient_id")
+    staffed = ClinicMembership.objects.filter(user=user).values("clinic_id")
+    return Patient.objects.filter(Q(user=user) | Q(pk__in=linked) | Q(clinic_id__in=staffed))
+
+
+def get_visible_patient(user, patient_id) -> Patient:
+    """The patient, if this user may see them; else Http404, whatever the reason."""
+    try:
+        return visible_patients(user).select_related("clinic").get(pk=patient_id)
+    except (Patient.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such patient.") from None
+
+
+def staff_clinics(user, *, admin_only: bool = False) -> QuerySet[Clinic]:
+    if not getattr(user, "is_authenticated", False):
+        return Clinic.objects.none()
+    memberships = ClinicMembership.objects.filter(user=user)
+    if admin_only:
+        memberships = memberships.filter(role=ClinicMembership.Role.ADMIN)
+    return Clinic.objects.filter(pk__in=memberships.values("clinic_id"))
+
+
+def is_clinic_staff(user, patient: Patient | None = None) -> bool:
+    """Staff or admin of the patient's clinic (or of any clinic when no patient is given)."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    memberships = ClinicMembership.objects.filter(user=user)
+    if patient is not None:
+        memberships = memberships.filter(clinic_id=patient.clinic_id)
+    return memberships.exists()
+
+
+def can_manage_caregivers(user, patient: Patient) -> bool:
+    """The patient themself, or staff of their clinic, may invite and revoke caregivers."""
+    return (patient.user_id is not None and patient.user_id == user.pk) or is_clinic_staff(user, patient)
+
+
+def roles_of(user) -> set[str]:
+    """The roles a user holds (one person may hold several, e.g. staff who is also a caregiver)."""
+    if not getattr(user, "is_authenticated", False):
+        return set()
+    roles = set()
+    if Patient.objects.filter(user=user).exists():
+        roles.add("patient")
+    if CaregiverLink.objects.filter(caregiver=user, revoked_at__isnull=True).exists():
+        roles.add("caregiver")
+    for role in ClinicMembership.objects.filter(user=user).values_list("role", flat=True).distinct():
+        roles.add(role)
+    return roles

@@ -1,0 +1,98 @@
+"""REST endpoints for people. Every object goes through access.visible_patients."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, mixins, serializers, status, viewsets
+from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+
+from . import audit, services
+from .access import get_visible_patient, is_clinic_staff, staff_clinics, visible_patients
+from .models import Clinic
+from .serializers import PatientSerializer, TokenRequestSerializer, TokenResponseSerializer
+
+
+class TokenView(generics.GenericAPIView):
+    """Exchange an e-mail and password for an API token (throttled like the log-in page)."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    serializer_class = TokenRequestSerializer
+
+    @extend_schema(responses={200: TokenResponseSerializer})
+    def post(self, request):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        token, _ = Token.objects.get_or_create(user=serializer.validated_data["user"])
+        return Response({"token": token.key})
+
+
+class PatientViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = PatientSerializer
+    lookup_url_kwarg = "patient_id"
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):
+        return visible_patients(self.request.user).order_by("full_name", "pk")
+
+    def get_object(self):
+        patient = get_visible_patient(self.request.user, self.kwargs["patient_id"])
+        self.check_object_permissions(self.request, patient)
+        return patient
+
+    def list(self, request, *args, **kwargs):
+        response = super().list(request, *args, **kwargs)
+        ids = [row["id"] for row in response.data["results"]]
+        audit.record_staff_list(request, visible_patients(request.user).filter(pk__in=ids))
+        return response
+
+    def retrieve(self, request, *args, **kwargs):
+        patient = self.get_object()
+        audit.record_staff_read(request, patient)
+        return Response(self.get_serializer(patient).data)
+
+    def create(self, request, *args, **kwargs):
+        clinics = list(staff_clinics(request.user))
+        if not clinics:
+            raise PermissionDenied("Only clinic staff can add patients.")
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        clinic = self._clinic_for_create(request, clinics)
+        try:
+            patient = services.create_patient(by=request.user, clinic=clinic, **serializer.validated_data)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.message_dict) from None
+        return Response(self.get_serializer(patient).data, status=status.HTTP_201_CREATED)
+
+    def _clinic_for_create(self, request, clinics: list[Clinic]) -> Clinic:
+        wanted = request.data.get("clinic")
+        if wanted in (None, ""):
+            if len(clinics) > 1:
+                raise serializers.ValidationError({"clinic": ["You work for several clinics: say which."]})
+            return clinics[0]
+        for clinic in clinics:
+            if str(clinic.pk) == str(wanted):
+                return clinic
+        raise NotFound("No such clinic.")
+
+    def partial_update(self, request, *args, **kwargs):
+        patient = self.get_object()
+        context = {**self.get_serializer_context(), "is_staff": is_clinic_staff(request.user, patient)}
+        serializer = self.get_serializer(patient, data=request.data, partial=True, context=context)
+        serializer.is_valid(raise_exception=True)
+        changes = dict(serializer.validated_data)
+        try:
+            services.update_patient(by=request.user, patient=patient, changes=changes)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.message_dict) from None
+        return Response(self.get_serializer(patient).data)

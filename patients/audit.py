@@ -1,0 +1,35 @@
+"""The audit log: one append-only row per staff read of a patient's record and per write to
+patient data. It names the record kind and ids, never clinical free text."""
+
+from collections.abc import Iterable
+
+from .access import is_clinic_staff
+from .models import AuditEvent, Patient
+
+
+def record(actor, action: str, what: str, patients: Iterable[Patient] = (), *, path: str = "") -> AuditEvent:
+    patients = list(patients)
+    one = patients[0] if len(patients) == 1 else None
+    return AuditEvent.objects.create(
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        actor_email=getattr(actor, "email", "") or "",
+        action=action,
+        what=what,
+        clinic_id=patients[0].clinic_id if patients else None,
+        patient_id=one.pk if one else None,
+        patient_ids=sorted(p.pk for p in patients),
+        path=path[:300],
+    )
+
+
+def record_staff_read(request, patient: Patient, what: str = "patient") -> None:
+    """Staff reads are audited; a patient or caregiver reading their own record is not."""
+    if is_clinic_staff(request.user, patient):
+        record(request.user, AuditEvent.Action.READ, what, [patient], path=request.path)
+
+
+def record_staff_list(request, patients: Iterable[Patient], what: str = "patient") -> None:
+    """A list read is one row per request, listing the patient ids shown."""
+    patients = list(patients)
+    if patients and is_clinic_staff(request.user):
+        record(request.user, AuditEvent.Action.LIST, what, patients, path=request.path)

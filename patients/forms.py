@@ -1,0 +1,96 @@
+from django import forms
+from django.contrib.auth import password_validation
+from django.utils.translation import gettext_lazy as _
+
+from .models import CHANNEL_CHOICES, Invitation, Patient, User
+
+
+class InviteCaregiverForm(forms.Form):
+    full_name = forms.CharField(label=_("Their name"), max_length=150)
+    email = forms.EmailField(label=_("Their e-mail address"))
+    relationship = forms.CharField(label=_("How they know the patient (optional)"), max_length=60, required=False)
+
+
+class AcceptInvitationForm(forms.Form):
+    """A new log-in sets a password; someone who already has a log-in confirms theirs."""
+
+    password1 = forms.CharField(label=_("Password"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    password2 = forms.CharField(label=_("Password again"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+
+    def __init__(self, *args, invitation: Invitation, existing_user: User | None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.invitation = invitation
+        self.existing_user = existing_user
+        if existing_user is not None:
+            del self.fields["password2"]
+            self.fields["password1"].label = _("Your current password")
+            self.fields["password1"].widget.attrs["autocomplete"] = "current-password"
+
+    def clean(self):
+        data = super().clean()
+        password = data.get("password1")
+        if not password:
+            return data
+        if self.existing_user is not None:
+            if not self.existing_user.check_password(password):
+                self.add_error("password1", _("That password is not right."))
+            return data
+        if password != data.get("password2"):
+            self.add_error("password2", _("The two passwords are not the same."))
+            return data
+        try:
+            password_validation.validate_password(password, User(email=self.invitation.email, full_name=self.invitation.full_name))
+        except forms.ValidationError as error:
+            self.add_error("password1", error)
+        return data
+
+
+class EmergencyContactsField(forms.CharField):
+    """One contact a line: name, phone[, relation]."""
+
+    widget = forms.Textarea(attrs={"rows": 3})
+
+    def prepare_value(self, value):
+        if isinstance(value, list):
+            return "\n".join(", ".join(v for v in (c.get("name", ""), c.get("phone", ""), c.get("relation", "")) if v) for c in value)
+        return value
+
+    def to_python(self, value):
+        text = super().to_python(value)
+        contacts = []
+        for number, line in enumerate(filter(None, (ln.strip() for ln in text.splitlines())), start=1):
+            parts = [p.strip() for p in line.split(",")]
+            if len(parts) < 2 or not parts[0] or not parts[1]:
+                raise forms.ValidationError(_("Line %(n)s: write a name, a comma, then a phone number."), params={"n": number})
+            contacts.append({"name": parts[0], "phone": parts[1], "relation": ", ".join(parts[2:])})
+        return contacts
+
+
+class PatientContactsForm(forms.ModelForm):
+    """What a patient may change about themself (every forecast input is staff-only)."""
+
+    emergency_contacts = EmergencyContactsField(
+        label=_("Emergency contacts"), required=False,
+        help_text=_("One a line: name, phone, how they know you. Example: Sam Lee, 555-0100, brother"),
+    )
+    notification_channels = forms.MultipleChoiceField(
+        label=_("How should we reach you?"), required=False, widget=forms.CheckboxSelectMultiple,
+        choices=[("email", _("E-mail")), ("sms", _("Text message (SMS)")), ("inbox", _("Inbox in this app"))],
+    )
+
+    class Meta:
+        model = Patient
+        fields = list(Patient.PATIENT_EDITABLE)
+        labels = {"email": _("E-mail"), "phone": _("Phone"), "language": _("Language")}
+
+    def clean_notification_channels(self):
+        chosen = self.cleaned_data["notification_channels"]
+        return [c for c in CHANNEL_CHOICES if c in chosen]
+
+
+class PatientCreateForm(forms.ModelForm):
+    class Meta:
+        model = Patient
+        fields = ["full_name", "date_of_birth", "time_zone", "email", "phone", "language"]
+        widgets = {"date_of_birth": forms.DateInput(attrs={"type": "date"})}
+        help_texts = {"time_zone": _("An IANA name such as America/Chicago or Europe/Paris.")}

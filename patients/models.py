@@ -1,0 +1,274 @@
+"""People, clinics and access: who exists and who may see whom.
+
+Who may see which patient is decided in one place only: patients/access.py.
+"""
+
+import zoneinfo
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+LANGUAGE_CHOICES = [("en", "English"), ("es", "Español"), ("fr", "Français")]
+CHANNEL_CHOICES = ["email", "sms", "inbox"]
+WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(_("“%(value)s” is not a known time zone, such as America/Chicago."), params={"value": value})
+
+
+def validate_channels(value) -> None:
+    if not isinstance(value, list) or any(c not in CHANNEL_CHOICES for c in value) or len(set(value)) != len(value):
+        raise ValidationError(_("Choose channels from: e-mail, SMS, in-app inbox, each at most once."))
+
+
+def validate_opening_hours(value) -> None:
+    """{"mon": [["08:00", "17:00"]], ...}: each day a list of (open, close) pairs, open < close."""
+    message = _('Opening hours must look like {"mon": [["08:00", "17:00"]]}, days mon to sun.')
+    if not isinstance(value, dict) or any(day not in WEEKDAYS for day in value):
+        raise ValidationError(message)
+    for spans in value.values():
+        if not isinstance(spans, list):
+            raise ValidationError(message)
+        for span in spans:
+            if not (isinstance(span, list) and len(span) == 2 and all(_is_hhmm(t) for t in span) and span[0] < span[1]):
+                raise ValidationError(message)
+
+
+def _is_hhmm(text) -> bool:
+    if not isinstance(text, str) or len(text) != 5 or text[2] != ":":
+        return False
+    hh, mm = text[:2], text[3:]
+    return hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, email, password, **extra):
+        if not email:
+            raise ValueError("An e-mail address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, password=None, **extra):
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email, password=None, **extra):
+        extra.update(is_staff=True, is_superuser=True)
+        return self._create_user(email, password, **extra)
+
+    def get_by_natural_key(self, username):
+        return self.get(email__iexact=username)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """Anyone who logs in: patient, caregiver or clinic staff. Log-in is by e-mail.
+
+    `is_staff` is Django's admin-site flag only; clinic roles come from ClinicMembership.
+    """
+
+    email = models.EmailField(_("e-mail"), unique=True)
+    full_name = models.CharField(_("full name"), max_length=150)
+    phone = models.CharField(_("phone"), max_length=32, blank=True)
+    language = models.CharField(_("language"), max_length=8, choices=LANGUAGE_CHOICES, default="en")
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["full_name"]
+
+    def clean(self):
+        super().clean()
+        self.email = self.__class__.objects.normalize_email(self.email).lower()
+
+    def __str__(self):
+        return self.email
+
+
+class Clinic(models.Model):
+    name = models.CharField(max_length=200)
+    phone = models.CharField(max_length=32)
+    after_hours_phone = models.CharField(max_length=32)
+    opening_hours = models.JSONField(default=dict, blank=True, validators=[validate_opening_hours])
+    time_zone = models.CharField(max_length=64, default="America/New_York", validators=[validate_time_zone])
+    emergency_number = models.CharField(max_length=16, default="911")
+    alert_email = models.EmailField()
+    reminder_hour = models.PositiveSmallIntegerField(
+        default=9, validators=[MinValueValidator(7), MaxValueValidator(20)],
+        help_text=_("A whole hour, 07 to 20, on the patient's local clock."),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(reminder_hour__gte=7, reminder_hour__lte=20), name="clinic_reminder_hour_7_to_20"
+            )
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class ClinicMembership(models.Model):
+    class Role(models.TextChoices):
+        STAFF = "staff", _("Clinic staff")
+        ADMIN = "admin", _("Clinic admin")
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=8, choices=Role.choices, default=Role.STAFF)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "clinic"], name="one_membership_per_clinic")]
+
+    def __str__(self):
+        return f"{self.user} {self.role} at {self.clinic}"
+
+
+class Patient(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        TRANSFERRED = "transferred", _("Transferred")
+        EXPLANTED = "explanted", _("Explanted")
+        DECEASED = "deceased", _("Deceased")
+
+    # Fields a patient may change about themselves; every other field is staff-only.
+    PATIENT_EDITABLE = ("email", "phone", "emergency_contacts", "notification_channels", "language")
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="patients")
+    user = models.OneToOneField(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="patient_profile"
+    )
+    full_name = models.CharField(_("full name"), max_length=150)
+    date_of_birth = models.DateField(_("date of birth"), null=True, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE, db_index=True)
+    time_zone = models.CharField(max_length=64, validators=[validate_time_zone])
+    email = models.EmailField(_("contact e-mail"), blank=True)
+    phone = models.CharField(_("contact phone"), max_length=32, blank=True)
+    emergency_contacts = models.JSONField(default=list, blank=True)
+    notification_channels = models.JSONField(default=list, blank=True, validators=[validate_channels])
+    language = models.CharField(max_length=8, choices=LANGUAGE_CHOICES, default="en")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["clinic", "status"])]
+
+    def __str__(self):
+        return f"Patient #{self.pk}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+
+class CaregiverLink(models.Model):
+    """A caregiver looks after a patient until the link is revoked."""
+
+    caregiver = models.ForeignKey(User, on_delete=models.CASCADE, related_name="caregiver_links")
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="caregiver_links")
+    relationship = models.CharField(max_length=60, blank=True)
+    notify_call_clinic = models.BooleanField(
+        default=False, help_text=_("Also tell this caregiver about call-clinic check-ins.")
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["caregiver", "patient"], condition=Q(revoked_at__isnull=True), name="one_live_link_per_pair"
+            )
+        ]
+
+    @property
+    def is_live(self) -> bool:
+        return self.revoked_at is None
+
+
+class Invitation(models.Model):
+    """An e-mailed, signed, expiring, single-use invitation to log in as a caregiver or the patient."""
+
+    class Kind(models.TextChoices):
+        CAREGIVER = "caregiver", _("Caregiver")
+        PATIENT = "patient", _("Patient")
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="invitations")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    email = models.EmailField()
+    full_name = models.CharField(max_length=150)
+    relationship = models.CharField(max_length=60, blank=True)
+    invited_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_user = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    @property
+    def state(self) -> str:
+        if self.revoked_at:
+            return "revoked"
+        if self.accepted_at:
+            return "accepted"
+        if timezone.now() >= self.expires_at:
+            return "expired"
+        return "pending"
+
+
+class AuditEvent(models.Model):
+    """Append-only: who read or wrote which patient's data, when (UTC). No clinical free text."""
+
+    class Action(models.TextChoices):
+        READ = "read"
+        LIST = "list"
+        CREATE = "create"
+        UPDATE = "update"
+        DELETE = "delete"
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    # No database-level foreign keys: deleting a user or clinic must never rewrite the log.
+    actor = models.ForeignKey(User, on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+")
+    actor_email = models.EmailField()
+    action = models.CharField(max_length=8, choices=Action.choices)
+    what = models.CharField(max_length=80, help_text="The kind of record, e.g. patient, caregiver_link.")
+    clinic = models.ForeignKey(Clinic, on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+")
+    patient_id = models.BigIntegerField(null=True, blank=True, db_index=True, help_text="Set for one-patient events.")
+    patient_ids = models.JSONField(default=list, help_text="Every patient the request touched (lists).")
+    path = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["clinic", "-at"])]
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValidationError("Audit events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError("Audit events are append-only.")
+
+
+class SchedulerHeartbeat(models.Model):
+    """The last instant each periodic job ran; /healthz reads it."""
+
+    name = models.CharField(max_length=60, unique=True)
+    last_tick_at = models.DateTimeField()

@@ -1,0 +1,62 @@
+from django.contrib.auth import authenticate
+from rest_framework import exceptions, serializers
+
+from .models import CHANNEL_CHOICES, Patient
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+    password = serializers.CharField(trim_whitespace=False, write_only=True, style={"input_type": "password"})
+
+    def validate(self, data):
+        user = authenticate(self.context["request"], username=data["email"], password=data["password"])
+        if user is None and getattr(self.context["request"], "axes_locked_out", False):
+            raise exceptions.Throttled(wait=15 * 60, detail="Too many tries. Wait 15 minutes, then try again.")
+        if user is None:
+            raise serializers.ValidationError("That e-mail and password do not match an account.", code="authorization")
+        data["user"] = user
+        return data
+
+
+class TokenResponseSerializer(serializers.Serializer):
+    token = serializers.CharField()
+
+
+class EmergencyContactSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=150)
+    phone = serializers.CharField(max_length=32)
+    relation = serializers.CharField(max_length=60, required=False, allow_blank=True, default="")
+
+
+class PatientSerializer(serializers.ModelSerializer):
+    """Patients and caregivers may write only Patient.PATIENT_EDITABLE; staff write the rest too."""
+
+    emergency_contacts = EmergencyContactSerializer(many=True, required=False)
+    notification_channels = serializers.ListField(
+        child=serializers.ChoiceField(choices=CHANNEL_CHOICES), required=False, max_length=len(CHANNEL_CHOICES)
+    )
+    has_login = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Patient
+        fields = [
+            "id", "clinic", "full_name", "date_of_birth", "status", "time_zone", "email", "phone",
+            "emergency_contacts", "notification_channels", "language", "has_login", "created_at", "updated_at",
+        ]
+        read_only_fields = ["id", "clinic", "has_login", "created_at", "updated_at"]
+        extra_kwargs = {"time_zone": {"required": True}}
+
+    def get_has_login(self, patient) -> bool:
+        return patient.user_id is not None
+
+    def validate_notification_channels(self, value):
+        if len(set(value)) != len(value):
+            raise serializers.ValidationError("Name each channel at most once.")
+        return value
+
+    def validate(self, data):
+        if not self.context.get("is_staff") and self.instance is not None:
+            refused = sorted(set(self.initial_data) & (set(self.fields) - set(self.Meta.read_only_fields)) - set(Patient.PATIENT_EDITABLE))
+            if refused:
+                raise serializers.ValidationError({f: ["Only clinic staff can change this."] for f in refused})
+        return data

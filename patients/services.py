@@ -1,0 +1,143 @@
+"""Actions that write people and access data. Views, forms, the API and tasks call these;
+each validates, writes in one transaction and audits."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from . import audit
+from .invitations import make_token
+from .models import AuditEvent, CaregiverLink, Clinic, Invitation, Patient, SchedulerHeartbeat, User
+
+PATIENT_STAFF_FIELDS = ("full_name", "date_of_birth", "status", "time_zone")
+
+
+def create_patient(*, by: User, clinic: Clinic, **fields) -> Patient:
+    with transaction.atomic():
+        patient = Patient(clinic=clinic, **fields)
+        patient.full_clean()
+        patient.save()
+        audit.record(by, AuditEvent.Action.CREATE, "patient", [patient])
+    return patient
+
+
+def update_patient(*, by: User, patient: Patient, changes: dict) -> Patient:
+    """Apply already-permitted changes (the caller checks which fields this user may change)."""
+    if not changes:
+        return patient
+    with transaction.atomic():
+        for field, value in changes.items():
+            setattr(patient, field, value)
+        patient.full_clean()
+        patient.save(update_fields=[*changes, "updated_at"])
+        audit.record(by, AuditEvent.Action.UPDATE, "patient", [patient])
+    return patient
+
+
+def invite(*, by: User, patient: Patient, kind: str, email: str, full_name: str, relationship: str = "") -> Invitation:
+    email = User.objects.normalize_email(email).lower()
+    if kind == Invitation.Kind.CAREGIVER and CaregiverLink.objects.filter(
+        patient=patient, caregiver__email__iexact=email, revoked_at__isnull=True
+    ).exists():
+        raise ValidationError({"email": "This person is already a caregiver for this patient."})
+    if kind == Invitation.Kind.PATIENT and patient.user_id is not None:
+        raise ValidationError({"email": "This patient already has a log-in."})
+    now = timezone.now()
+    with transaction.atomic():
+        # A newer invitation to the same address replaces any pending one.
+        Invitation.objects.filter(
+            patient=patient, kind=kind, email=email, accepted_at__isnull=True, revoked_at__isnull=True
+        ).update(revoked_at=now)
+        invitation = Invitation(
+            patient=patient, kind=kind, email=email, full_name=full_name, relationship=relationship,
+            invited_by=by, created_at=now, expires_at=now + timedelta(days=settings.INVITATION_MAX_AGE_DAYS),
+        )
+        invitation.full_clean()
+        invitation.save()
+        audit.record(by, AuditEvent.Action.CREATE, f"invitation_{kind}", [patient])
+        transaction.on_commit(lambda: send_invitation_email(invitation))
+    return invitation
+
+
+def invitation_url(invitation: Invitation) -> str:
+    return settings.SITE_URL.rstrip("/") + reverse("invitation-accept", args=[make_token(invitation)])
+
+
+def send_invitation_email(invitation: Invitation) -> None:
+    context = {
+        "invitation": invitation,
+        "url": invitation_url(invitation),
+        "clinic": invitation.patient.clinic,
+        "max_age_days": settings.INVITATION_MAX_AGE_DAYS,
+    }
+    subject = render_to_string("emails/invitation_subject.txt", context).strip()
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string("emails/invitation.txt", context),
+        to=[invitation.email],
+        headers={"Auto-Submitted": "auto-generated"},
+    )
+    message.attach_alternative(render_to_string("emails/invitation.html", context), "text/html")
+    message.send()
+
+
+def accept_invitation(invitation: Invitation, *, password: str, existing_user: User | None = None) -> User:
+    """Accept a pending invitation: create the log-in (or use the signed-in/verified existing
+    one) and link it. Single use: the row is locked and re-checked inside the transaction."""
+    with transaction.atomic():
+        invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+        if invitation.state != "pending":
+            raise ValidationError(f"This invitation is {invitation.state}.")
+        user = existing_user
+        if user is None:
+            if User.objects.filter(email__iexact=invitation.email).exists():
+                raise ValidationError("An account with this e-mail exists: log in to accept.")
+            user = User(email=invitation.email, full_name=invitation.full_name)
+            validate_password(password, user)
+            user.set_password(password)
+            user.save()
+        if invitation.kind == Invitation.Kind.CAREGIVER:
+            CaregiverLink.objects.get_or_create(
+                caregiver=user, patient=invitation.patient, revoked_at__isnull=True,
+                defaults={"relationship": invitation.relationship},
+            )
+        else:
+            patient = Patient.objects.select_for_update().get(pk=invitation.patient_id)
+            if patient.user_id is not None:
+                raise ValidationError("This patient already has a log-in.")
+            patient.user = user
+            patient.save(update_fields=["user", "updated_at"])
+        invitation.accepted_at = timezone.now()
+        invitation.accepted_user = user
+        invitation.save(update_fields=["accepted_at", "accepted_user"])
+        audit.record(user, AuditEvent.Action.CREATE, f"accepted_invitation_{invitation.kind}", [invitation.patient])
+    return user
+
+
+def revoke_caregiver(*, by: User, link: CaregiverLink) -> None:
+    with transaction.atomic():
+        updated = CaregiverLink.objects.filter(pk=link.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now(), revoked_by=by
+        )
+        if updated:
+            audit.record(by, AuditEvent.Action.UPDATE, "caregiver_link_revoked", [link.patient])
+
+
+def revoke_invitation(*, by: User, invitation: Invitation) -> None:
+    with transaction.atomic():
+        updated = Invitation.objects.filter(
+            pk=invitation.pk, accepted_at__isnull=True, revoked_at__isnull=True
+        ).update(revoked_at=timezone.now())
+        if updated:
+            audit.record(by, AuditEvent.Action.UPDATE, "invitation_revoked", [invitation.patient])
+
+
+def record_heartbeat(name: str, now=None) -> None:
+    SchedulerHeartbeat.objects.update_or_create(name=name, defaults={"last_tick_at": now or timezone.now()})

@@ -1,0 +1,26 @@
+from django.urls import path
+
+from . import views
+from .views import LoginView
+
+__all__ = ["LoginView", "urlpatterns"]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("patients/new/", views.patient_create, name="patient-create"),
+    path("patients/<int:patient_id>/", views.patient_detail, name="patient-detail"),
+    path("patients/<int:patient_id>/contacts/", views.patient_contacts, name="patient-contacts"),
+    path("patients/<int:patient_id>/caregivers/", views.caregivers, name="patient-caregivers"),
+    path(
+        "patients/<int:patient_id>/caregivers/<int:link_id>/revoke/",
+        views.revoke_caregiver,
+        name="caregiver-revoke",
+    ),
+    path(
+        "patients/<int:patient_id>/invitations/<int:invitation_id>/revoke/",
+        views.revoke_invitation,
+        name="invitation-revoke",
+    ),
+    path("invite/<str:token>/", views.invitation_accept, name="invitation-accept"),
+    path("clinic/audit/", views.audit_log, name="audit-log"),
+]

@@ -1,0 +1,190 @@
+"""Pages for people and access. Thin: each view asks access.py for the patient, calls a
+service, renders."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from . import audit, services
+from .access import can_manage_caregivers, get_visible_patient, is_clinic_staff, staff_clinics, visible_patients
+from .forms import AcceptInvitationForm, InviteCaregiverForm, PatientContactsForm, PatientCreateForm
+from .invitations import load_invitation
+from .models import AuditEvent, CaregiverLink, Invitation, User
+
+
+class LoginView(auth_views.LoginView):
+    """Django's log-in, also saying why a session ended (inactivity) when it did."""
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["signed_out_reason"] = self.request.session.pop("signed_out_reason", None)
+        return context
+
+
+@login_required
+def home(request):
+    user = request.user
+    own = visible_patients(user).filter(user=user).select_related("clinic").first()
+    cared_for = list(
+        visible_patients(user)
+        .filter(caregiver_links__caregiver=user, caregiver_links__revoked_at__isnull=True)
+        .select_related("clinic")
+        .order_by("full_name")
+    )
+    clinics = list(staff_clinics(user))
+    clinic_patients = []
+    if clinics:
+        clinic_patients = list(
+            visible_patients(user).filter(clinic__in=clinics).select_related("clinic").order_by("full_name")[:50]
+        )
+        audit.record_staff_list(request, clinic_patients)
+    return render(
+        request,
+        "patients/home.html",
+        {"own": own, "cared_for": cared_for, "clinics": clinics, "clinic_patients": clinic_patients},
+    )
+
+
+@login_required
+def patient_detail(request, patient_id):
+    patient = get_visible_patient(request.user, patient_id)
+    audit.record_staff_read(request, patient)
+    caregivers = patient.caregiver_links.filter(revoked_at__isnull=True).select_related("caregiver")
+    return render(
+        request,
+        "patients/detail.html",
+        {
+            "patient": patient,
+            "caregivers": caregivers,
+            "can_manage_caregivers": can_manage_caregivers(request.user, patient),
+            "can_edit_contacts": _can_edit_contacts(request.user, patient),
+        },
+    )
+
+
+def _can_edit_contacts(user, patient) -> bool:
+    return patient.user_id == user.pk or is_clinic_staff(user, patient)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def patient_contacts(request, patient_id):
+    patient = get_visible_patient(request.user, patient_id)
+    if not _can_edit_contacts(request.user, patient):
+        raise Http404
+    form = PatientContactsForm(request.POST or None, instance=patient)
+    if request.method == "POST" and form.is_valid():
+        changes = {f: form.cleaned_data[f] for f in form.changed_data}
+        # The form saved into `patient` already; reload so the service writes from a clean row.
+        patient.refresh_from_db()
+        services.update_patient(by=request.user, patient=patient, changes=changes)
+        messages.success(request, _("Your changes are saved."))
+        return redirect("patient-detail", patient_id=patient.pk)
+    if request.method == "GET":
+        audit.record_staff_read(request, patient, "patient_contacts")
+    return render(request, "patients/contacts_form.html", {"patient": patient, "form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def caregivers(request, patient_id):
+    patient = get_visible_patient(request.user, patient_id)
+    if not can_manage_caregivers(request.user, patient):
+        raise Http404
+    form = InviteCaregiverForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            invitation = services.invite(by=request.user, patient=patient, kind=Invitation.Kind.CAREGIVER, **form.cleaned_data)
+        except ValidationError as error:
+            for field, errors in error.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(request, _("We sent an invitation to %(email)s.") % {"email": invitation.email})
+            return redirect("patient-caregivers", patient_id=patient.pk)
+    if request.method == "GET":
+        audit.record_staff_read(request, patient, "caregivers")
+    links = patient.caregiver_links.select_related("caregiver").order_by("revoked_at", "caregiver__full_name")
+    pending = patient.invitations.filter(kind=Invitation.Kind.CAREGIVER, accepted_at__isnull=True, revoked_at__isnull=True)
+    return render(
+        request,
+        "patients/caregivers.html",
+        {"patient": patient, "form": form, "links": links, "pending": [i for i in pending if i.state == "pending"]},
+    )
+
+
+@login_required
+@require_POST
+def revoke_caregiver(request, patient_id, link_id):
+    patient = get_visible_patient(request.user, patient_id)
+    if not can_manage_caregivers(request.user, patient):
+        raise Http404
+    link = get_object_or_404(CaregiverLink, pk=link_id, patient=patient)
+    services.revoke_caregiver(by=request.user, link=link)
+    messages.success(request, _("%(name)s can no longer see this record.") % {"name": link.caregiver.full_name})
+    return redirect("patient-caregivers", patient_id=patient.pk)
+
+
+@login_required
+@require_POST
+def revoke_invitation(request, patient_id, invitation_id):
+    patient = get_visible_patient(request.user, patient_id)
+    if not can_manage_caregivers(request.user, patient):
+        raise Http404
+    invitation = get_object_or_404(Invitation, pk=invitation_id, patient=patient)
+    services.revoke_invitation(by=request.user, invitation=invitation)
+    messages.success(request, _("The invitation was cancelled."))
+    return redirect("patient-caregivers", patient_id=patient.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def patient_create(request):
+    clinics = list(staff_clinics(request.user))
+    if not clinics:
+        raise Http404
+    form = PatientCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        patient = services.create_patient(by=request.user, clinic=clinics[0], **form.cleaned_data)
+        messages.success(request, _("The patient was added."))
+        return redirect("patient-detail", patient_id=patient.pk)
+    return render(request, "patients/patient_form.html", {"form": form, "clinic": clinics[0]})
+
+
+@require_http_methods(["GET", "POST"])
+def invitation_accept(request, token):
+    """GET only shows the page (mail scanners fetch links); only the POST accepts."""
+    invitation = load_invitation(token, settings.INVITATION_MAX_AGE_DAYS * 86400)
+    if invitation is None:
+        return render(request, "patients/invitation_invalid.html", {"reason": "invalid"}, status=404)
+    if invitation.state != "pending":
+        return render(request, "patients/invitation_invalid.html", {"reason": invitation.state}, status=410)
+    existing = User.objects.filter(email__iexact=invitation.email).first()
+    form = AcceptInvitationForm(request.POST or None, invitation=invitation, existing_user=existing)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.accept_invitation(invitation, password=form.cleaned_data["password1"], existing_user=existing)
+        except ValidationError as error:
+            return render(request, "patients/invitation_invalid.html", {"reason": "used", "message": error.messages[0]}, status=410)
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, _("Welcome. You can now see %(name)s's pump and reminders.") % {"name": invitation.patient.full_name}
+                         if invitation.kind == Invitation.Kind.CAREGIVER else _("Welcome to IBT Companion."))
+        return redirect("home")
+    return render(request, "patients/invitation_accept.html", {"invitation": invitation, "form": form, "existing": existing})
+
+
+@login_required
+def audit_log(request):
+    clinics = list(staff_clinics(request.user, admin_only=True))
+    if not clinics:
+        raise Http404
+    events = AuditEvent.objects.filter(clinic__in=clinics).order_by("-at", "-pk")
+    page = Paginator(events, 100).get_page(request.GET.get("page"))
+    return render(request, "patients/audit_log.html", {"page": page})

@@ -1,0 +1,61 @@
+import os
+from dataclasses import dataclass
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from patients.models import ClinicMembership
+
+from .factories import PASSWORD, CaregiverLinkFactory, ClinicFactory, MembershipFactory, PatientFactory, UserFactory, revoke
+
+pytest_plugins = ["tests.browser_fixtures"]
+
+# Playwright's sync API runs an event loop in the test thread; Django's ORM must be allowed there.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+settings.register_profile("ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", max_examples=50, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+@dataclass
+class World:
+    """Named personas: a clinic with staff, an admin, a patient and their caregiver, plus
+    outsiders who must see nothing of that patient."""
+
+    clinic: object
+    staff: object
+    admin: object
+    patient: object
+    patient_user: object
+    caregiver: object
+    link: object
+    other_clinic_staff: object
+    other_patient: object
+    other_caregiver: object
+    revoked_caregiver: object
+
+
+@pytest.fixture
+def world(db):
+    clinic = ClinicFactory(name="Home Clinic")
+    staff = MembershipFactory(clinic=clinic, user__email="staff@home.example").user
+    admin = MembershipFactory(clinic=clinic, role=ClinicMembership.Role.ADMIN, user__email="admin@home.example").user
+    patient = PatientFactory(clinic=clinic, user__email="patient@home.example", full_name="Pat Home")
+    caregiver = UserFactory(email="carer@home.example")
+    link = CaregiverLinkFactory(caregiver=caregiver, patient=patient)
+    other_clinic = ClinicFactory(name="Other Clinic")
+    other_staff = MembershipFactory(clinic=other_clinic, user__email="staff@other.example").user
+    other_patient = PatientFactory(clinic=clinic, user__email="other-patient@home.example")
+    other_caregiver = CaregiverLinkFactory(patient=other_patient, caregiver__email="carer@other.example").caregiver
+    revoked = revoke(CaregiverLinkFactory(patient=patient, caregiver__email="revoked@home.example")).caregiver
+    return World(
+        clinic=clinic, staff=staff, admin=admin, patient=patient, patient_user=patient.user, caregiver=caregiver,
+        link=link, other_clinic_staff=other_staff, other_patient=other_patient, other_caregiver=other_caregiver,
+        revoked_caregiver=revoked,
+    )
+
+
+@pytest.fixture
+def password():
+    return PASSWORD

@@ -1,0 +1,174 @@
+"""The access matrix: every URL that names a patient, for every kind of outsider.
+
+The routes come from the URL configuration itself, so a new endpoint joins the matrix on its
+own; a route with an object id the matrix cannot fill, or a route that names no patient and is
+not classified below, fails the test until someone decides how it is protected.
+"""
+
+import json
+
+import pytest
+from django.db import transaction
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from patients.models import AuditEvent, CaregiverLink, Invitation, Patient
+
+METHODS = ["get", "post", "patch", "put", "delete"]
+
+# Routes that name no patient, and why they need no place in the matrix.
+NON_PATIENT_ROUTES = {
+    "": "home: lists only what access.visible_patients gives",
+    "patients/new/": "staff only; creates in the staff member's own clinic",
+    "invite/<str:token>/": "signed single-use token (tests/patients/test_invitations.py)",
+    "clinic/audit/": "clinic admins only, their own clinic's rows",
+    "api/v1/auth/token/": "log-in",
+    "api/v1/patients/": "list: only visible patients; create: staff only",
+    "api/schema/": "public schema",
+    "api/docs/": "public API documentation",
+    "healthz": "operations probe, no patient data",
+}
+NON_PATIENT_PREFIXES = ("admin/", "accounts/", "static/", "api/schema", "api/docs")
+
+
+def all_routes(resolver=None, prefix=""):
+    resolver = resolver or get_resolver()
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            yield from all_routes(entry, prefix + str(entry.pattern))
+        elif isinstance(entry, URLPattern):
+            yield prefix + str(entry.pattern), entry
+
+
+def patient_routes():
+    return sorted({route for route, _ in all_routes() if "<int:patient_id>" in route})
+
+
+def fill(route: str, values: dict) -> str:
+    url = "/" + route.lstrip("^").rstrip("$")
+    for key, value in values.items():
+        url = url.replace(f"<int:{key}>", str(value))
+    assert "<" not in url, f"The access matrix cannot fill {route!r}: add its object id to object_ids()"
+    return url
+
+
+def object_ids(world) -> dict:
+    invitation = Invitation.objects.create(
+        patient=world.patient, kind="caregiver", email="new@home.example", full_name="New Carer",
+        invited_by=world.staff, expires_at="2999-01-01T00:00:00Z",
+    )
+    return {"patient_id": world.patient.pk, "link_id": world.link.pk, "invitation_id": invitation.pk}
+
+
+def snapshot():
+    rows = [
+        list(Patient.objects.order_by("pk").values()),
+        list(CaregiverLink.objects.order_by("pk").values()),
+        list(Invitation.objects.order_by("pk").values()),
+        AuditEvent.objects.count(),
+    ]
+    return json.dumps(rows, default=str, sort_keys=True)
+
+
+def send(client: Client, method: str, url: str):
+    payload = {"full_name": "Changed", "email": "x@example.org", "status": "deceased"}
+    if method == "get":
+        return client.get(url)
+    if url.startswith("/api/"):
+        return getattr(client, method)(url, data=json.dumps(payload), content_type="application/json")
+    return client.post(url, data=payload) if method == "post" else getattr(client, method)(url)
+
+
+def owner_status(client: Client, method: str, url: str) -> int:
+    """What the patient's own clinic staff get: proves the URL is real. Rolled back."""
+    with transaction.atomic():
+        status = send(client, method, url).status_code
+        transaction.set_rollback(True)
+    return status
+
+
+def test_every_route_is_classified():
+    unclassified = [
+        route for route, _ in all_routes()
+        if "<int:patient_id>" not in route
+        and route not in NON_PATIENT_ROUTES
+        and not route.startswith(NON_PATIENT_PREFIXES)
+    ]
+    assert unclassified == [], "Classify these routes in the access matrix: " + ", ".join(unclassified)
+
+
+def test_the_matrix_covers_the_patient_routes():
+    routes = patient_routes()
+    # A floor, so a broken URL walk cannot pass by finding nothing.
+    assert "patients/<int:patient_id>/" in routes
+    assert "api/v1/patients/<int:patient_id>/" in routes
+    assert len(routes) >= 6
+
+
+OUTSIDERS = ["other_patient_user", "other_caregiver", "revoked_caregiver", "other_clinic_staff"]
+
+
+@pytest.mark.parametrize("outsider", OUTSIDERS)
+def test_outsiders_get_404_on_every_patient_route_and_change_nothing(world, outsider):
+    ids = object_ids(world)
+    people = {
+        "other_patient_user": world.other_patient.user,
+        "other_caregiver": world.other_caregiver,
+        "revoked_caregiver": world.revoked_caregiver,
+        "other_clinic_staff": world.other_clinic_staff,
+    }
+    intruder, owner = Client(), Client()
+    intruder.force_login(people[outsider])
+    owner.force_login(world.staff)
+    checked = 0
+    for route in patient_routes():
+        url = fill(route, ids)
+        for method in METHODS:
+            before = snapshot()
+            status = send(intruder, method, url).status_code
+            assert snapshot() == before, f"{outsider} {method.upper()} {url} changed data"
+            if status == 405:
+                # Not allowed for anyone, so it reveals nothing; prove the owner gets 405 too.
+                assert owner_status(owner, method, url) == 405, f"{method.upper()} {url}"
+                continue
+            assert status == 404, f"{outsider} {method.upper()} {url} answered {status}"
+            assert owner_status(owner, method, url) != 404, f"the owner cannot {method.upper()} {url} either"
+            checked += 1
+    assert checked >= len(patient_routes())
+
+
+def test_anonymous_is_sent_to_log_in_or_gets_401(world):
+    ids = object_ids(world)
+    client = Client()
+    for route in patient_routes():
+        url = fill(route, ids)
+        for method in METHODS:
+            before = snapshot()
+            response = send(client, method, url)
+            assert snapshot() == before
+            if url.startswith("/api/"):
+                assert response.status_code == 401, f"{method.upper()} {url}"
+            else:
+                assert response.status_code == 302, f"{method.upper()} {url}"
+                assert response["Location"].startswith("/accounts/login/")
+
+
+def test_api_list_shows_only_visible_patients(world):
+    client = Client()
+    client.force_login(world.other_caregiver)
+    ids = [row["id"] for row in client.get("/api/v1/patients/").json()["results"]]
+    assert ids == [world.other_patient.pk]
+    client.force_login(world.other_clinic_staff)
+    assert client.get("/api/v1/patients/").json()["results"] == []
+    client.force_login(world.staff)
+    assert {row["id"] for row in client.get("/api/v1/patients/").json()["results"]} == {
+        world.patient.pk, world.other_patient.pk
+    }
+
+
+def test_insiders_see_the_patient(world):
+    for person in (world.patient_user, world.caregiver, world.staff, world.admin):
+        client = Client()
+        client.force_login(person)
+        assert client.get(f"/patients/{world.patient.pk}/").status_code == 200
+        assert client.get(f"/api/v1/patients/{world.patient.pk}/").status_code == 200
