@@ -10,7 +10,10 @@ def flatten_errors(detail, prefix: str = "") -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     if isinstance(detail, dict):
         for key, value in detail.items():
-            out.update(flatten_errors(value, f"{prefix}.{key}" if prefix else str(key)))
+            if prefix and key == "non_field_errors":
+                out.update(flatten_errors(value, prefix))  # {"contacts": {"non_field_errors": [...]}}
+            else:
+                out.update(flatten_errors(value, f"{prefix}.{key}" if prefix else str(key)))
     elif isinstance(detail, list) and any(isinstance(item, (dict, list)) for item in detail):
         for index, item in enumerate(detail):
             if item:

@@ -6,10 +6,10 @@ export asks here; anything outside the answer is a 404 (never confirm that a pat
 - clinic staff and admins see the patients of their own clinics.
 """
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
-from .models import CaregiverLink, Clinic, ClinicMembership, Patient
+from .models import CaregiverLink, Clinic, ClinicMembership, Patient, User
 
 
 def visible_patients(user) -> QuerySet[Patient]:
@@ -53,14 +53,19 @@ def can_manage_caregivers(user, patient: Patient) -> bool:
 
 
 def roles_of(user) -> set[str]:
-    """The roles a user holds (one person may hold several, e.g. staff who is also a caregiver)."""
+    """The roles a user holds (one person may hold several, e.g. staff who is also a caregiver).
+    One query."""
     if not getattr(user, "is_authenticated", False):
         return set()
-    roles = set()
-    if Patient.objects.filter(user=user).exists():
-        roles.add("patient")
-    if CaregiverLink.objects.filter(caregiver=user, revoked_at__isnull=True).exists():
-        roles.add("caregiver")
-    for role in ClinicMembership.objects.filter(user=user).values_list("role", flat=True).distinct():
-        roles.add(role)
-    return roles
+    flags = (
+        User.objects.filter(pk=user.pk)
+        .annotate(
+            patient=Exists(Patient.objects.filter(user=OuterRef("pk"))),
+            caregiver=Exists(CaregiverLink.objects.filter(caregiver=OuterRef("pk"), revoked_at__isnull=True)),
+            staff=Exists(ClinicMembership.objects.filter(user=OuterRef("pk"), role=ClinicMembership.Role.STAFF)),
+            admin=Exists(ClinicMembership.objects.filter(user=OuterRef("pk"), role=ClinicMembership.Role.ADMIN)),
+        )
+        .values("patient", "caregiver", "staff", "admin")
+        .first()
+    ) or {}
+    return {role for role, held in flags.items() if held}

@@ -45,7 +45,8 @@ def home(request):
         clinic_patients = list(
             visible_patients(user).filter(clinic__in=clinics).select_related("clinic").order_by("full_name")[:50]
         )
-        audit.record_staff_list(request, clinic_patients)
+        if clinic_patients:
+            audit.record(user, AuditEvent.Action.LIST, "patient", clinic_patients, path=request.path)
     return render(
         request,
         "patients/home.html",

@@ -1,0 +1,131 @@
+"""The pages of the foundation: a home page per role, forms with clear field errors."""
+
+import pytest
+from django.core import mail
+from django.test import Client
+
+from patients.models import Patient
+from tests.factories import PASSWORD, PatientFactory
+
+
+def client_for(user):
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_home_per_role(world):
+    patient_home = client_for(world.patient_user).get("/").content.decode()
+    assert "Your pump" in patient_home and f"/patients/{world.patient.pk}/caregivers/" in patient_home
+    carer_home = client_for(world.caregiver).get("/").content.decode()
+    assert "People you look after" in carer_home and world.patient.full_name in carer_home
+    assert world.other_patient.full_name not in carer_home
+    staff_home = client_for(world.staff).get("/").content.decode()
+    assert "Add a patient" in staff_home and world.other_patient.full_name in staff_home
+    admin_home = client_for(world.admin).get("/").content.decode()
+    assert "/clinic/audit/" in admin_home
+    assert "/clinic/audit/" not in staff_home
+    outsider_home = client_for(world.other_clinic_staff).get("/").content.decode()
+    assert world.patient.full_name not in outsider_home
+
+
+def test_base_layout_is_accessible_by_construction(world):
+    html = client_for(world.patient_user).get("/").content.decode()
+    assert html.index('class="skip-link" href="#main"') < html.index("<main")
+    assert '<main id="main"' in html and "<nav" in html and "<header" in html and "<footer" in html
+    assert 'lang="en"' in html and 'name="viewport"' in html
+    assert 'href="tel:911"' in html  # the emergency number is one tap away on every page
+
+
+def test_home_page_queries_do_not_grow_with_patients(world, django_assert_max_num_queries):
+    client = client_for(world.staff)
+    client.get("/")
+    with django_assert_max_num_queries(12) as few:
+        client.get("/")
+    PatientFactory.create_batch(40, clinic=world.clinic)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        client.get("/")
+
+
+def test_contacts_form_bad_input(world):
+    client = client_for(world.patient_user)
+    url = f"/patients/{world.patient.pk}/contacts/"
+    response = client.post(url, {"email": "bad", "phone": "", "emergency_contacts": "Only a name", "language": "xx"})
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Please fix these problems" in body
+    assert "Enter a valid email address" in body
+    assert "write a name, a comma, then a phone number" in body
+    assert "Select a valid choice" in body
+    world.patient.refresh_from_db()
+    assert world.patient.email == "patient@home.example"
+
+
+def test_contacts_form_saves(world):
+    client = client_for(world.patient_user)
+    url = f"/patients/{world.patient.pk}/contacts/"
+    response = client.post(
+        url,
+        {"email": "new@home.example", "phone": "555-0123", "emergency_contacts": "Sam Lee, 555-0100, brother",
+         "notification_channels": ["sms", "email"], "language": "fr"},
+    )
+    assert response.status_code == 302
+    world.patient.refresh_from_db()
+    assert world.patient.emergency_contacts == [{"name": "Sam Lee", "phone": "555-0100", "relation": "brother"}]
+    assert world.patient.notification_channels == ["email", "sms"]
+    assert world.patient.language == "fr"
+
+
+def test_caregiver_cannot_edit_contacts(world):
+    assert client_for(world.caregiver).get(f"/patients/{world.patient.pk}/contacts/").status_code == 404
+
+
+def test_staff_create_patient_form(world):
+    client = client_for(world.staff)
+    bad = client.post("/patients/new/", {"full_name": "", "time_zone": "Nowhere/Land", "date_of_birth": "yesterday"})
+    assert bad.status_code == 200
+    body = bad.content.decode()
+    assert "This field is required" in body and "is not a known time zone" in body and "Enter a valid date" in body
+    assert Patient.objects.count() == 2
+    good = client.post("/patients/new/", {"full_name": "Dana Diaz", "time_zone": "Asia/Kolkata", "language": "en"})
+    assert good.status_code == 302
+    assert Patient.objects.get(full_name="Dana Diaz").clinic == world.clinic
+
+
+@pytest.mark.parametrize("who", ["patient_user", "caregiver"])
+def test_only_staff_reach_the_create_form(world, who):
+    assert client_for(getattr(world, who)).get("/patients/new/").status_code == 404
+
+
+def test_login_bad_input_is_a_form_error(world):
+    response = Client().post("/accounts/login/", {"username": "", "password": ""})
+    assert response.status_code == 200 and b"This field is required" in response.content
+    response = Client().post("/accounts/login/", {"username": world.staff.email, "password": "nope"})
+    assert response.status_code == 200 and b"Please enter a correct" in response.content
+
+
+def test_password_reset_by_email_and_change(world):
+    response = Client().post("/accounts/password_reset/", {"email": world.patient_user.email})
+    assert response.status_code == 302
+    assert len(mail.outbox) == 1
+    link = next(line for line in mail.outbox[0].body.splitlines() if "/accounts/reset/" in line).strip()
+    path = link.split("testserver", 1)[1]
+    client = Client()
+    form_page = client.get(path, follow=True)
+    assert form_page.status_code == 200 and b"Choose a new password" in form_page.content
+    set_url = form_page.redirect_chain[-1][0]
+    mismatch = client.post(set_url, {"new_password1": "another long secret 7", "new_password2": "other"})
+    assert b"didn\xe2\x80\x99t match" in mismatch.content or b"didn't match" in mismatch.content
+    done = client.post(set_url, {"new_password1": "another long secret 7", "new_password2": "another long secret 7"})
+    assert done.status_code == 302
+    world.patient_user.refresh_from_db()
+    assert world.patient_user.check_password("another long secret 7")
+
+    logged_in = client_for(world.staff)
+    bad = logged_in.post("/accounts/password_change/", {"old_password": "wrong", "new_password1": "x", "new_password2": "y"})
+    assert bad.status_code == 200 and b"Please fix these problems" in bad.content
+    ok = logged_in.post(
+        "/accounts/password_change/",
+        {"old_password": PASSWORD, "new_password1": "brand new secret 11", "new_password2": "brand new secret 11"},
+    )
+    assert ok.status_code == 302
