@@ -7,7 +7,9 @@ from .access import is_clinic_staff
 from .models import AuditEvent, Patient
 
 
-def record(actor, action: str, what: str, patients: Iterable[Patient] = (), *, path: str = "") -> AuditEvent:
+def record(
+    actor, action: str, what: str, patients: Iterable[Patient] = (), *, path: str = "", clinic=None
+) -> AuditEvent:
     patients = list(patients)
     one = patients[0] if len(patients) == 1 else None
     return AuditEvent.objects.create(
@@ -15,7 +17,7 @@ def record(actor, action: str, what: str, patients: Iterable[Patient] = (), *, p
         actor_email=getattr(actor, "email", "") or "",
         action=action,
         what=what,
-        clinic_id=patients[0].clinic_id if patients else None,
+        clinic_id=patients[0].clinic_id if patients else getattr(clinic, "pk", None),
         patient_id=one.pk if one else None,
         patient_ids=sorted(p.pk for p in patients),
         path=path[:300],

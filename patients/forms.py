@@ -2,7 +2,7 @@ from django import forms
 from django.contrib.auth import password_validation
 from django.utils.translation import gettext_lazy as _
 
-from .models import CHANNEL_CHOICES, Invitation, Patient, User
+from .models import CHANNEL_CHOICES, Clinic, Invitation, Patient, User, validate_opening_hours
 
 
 class InviteCaregiverForm(forms.Form):
@@ -94,3 +94,54 @@ class PatientCreateForm(forms.ModelForm):
         fields = ["full_name", "date_of_birth", "time_zone", "email", "phone", "language"]
         widgets = {"date_of_birth": forms.DateInput(attrs={"type": "date"})}
         help_texts = {"time_zone": _("An IANA name such as America/Chicago or Europe/Paris.")}
+
+
+DAY_LABELS = {
+    "mon": _("Monday"), "tue": _("Tuesday"), "wed": _("Wednesday"), "thu": _("Thursday"),
+    "fri": _("Friday"), "sat": _("Saturday"), "sun": _("Sunday"),
+}
+
+
+class ClinicSettingsForm(forms.ModelForm):
+    """Clinic admins set the numbers, hours, emergency number, alert e-mail and reminder hour.
+    Opening hours are typed one day a field, like 08:00-12:00, 13:00-17:00 (blank = closed)."""
+
+    reminder_hour = forms.TypedChoiceField(
+        label=_("Reminder hour (patient's local time)"), coerce=int,
+        choices=[(h, f"{h:02d}:00") for h in range(7, 21)],
+    )
+
+    class Meta:
+        model = Clinic
+        fields = ["name", "phone", "after_hours_phone", "emergency_number", "alert_email", "time_zone", "reminder_hour"]
+        help_texts = {"time_zone": _("The clinic's own time zone, for its opening hours. Example: America/Chicago")}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        hours = self.instance.opening_hours or {}
+        for day, label in DAY_LABELS.items():
+            self.fields[f"hours_{day}"] = forms.CharField(
+                label=label, required=False, max_length=60,
+                initial=", ".join(f"{a}-{b}" for a, b in hours.get(day, [])),
+                help_text=_("Example: 08:00-17:00. Leave blank when closed.") if day == "mon" else "",
+            )
+
+    def clean(self):
+        data = super().clean()
+        hours = {}
+        for day in DAY_LABELS:
+            text = (data.get(f"hours_{day}") or "").strip()
+            if not text:
+                continue
+            spans = []
+            for part in text.split(","):
+                bounds = [b.strip() for b in part.split("-")]
+                spans.append(bounds)
+            try:
+                validate_opening_hours({day: spans})
+            except forms.ValidationError:
+                self.add_error(f"hours_{day}", _("Write times like 08:00-17:00; the start must be before the end."))
+                continue
+            hours[day] = spans
+        self.instance.opening_hours = hours
+        return data

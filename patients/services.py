@@ -139,5 +139,14 @@ def revoke_invitation(*, by: User, invitation: Invitation) -> None:
             audit.record(by, AuditEvent.Action.UPDATE, "invitation_revoked", [invitation.patient])
 
 
+def update_clinic(*, by: User, clinic: Clinic, form) -> Clinic:
+    """Save a validated ClinicSettingsForm. (The refill issue hooks the forecast recompute here:
+    the reminder hour is a forecast input.)"""
+    with transaction.atomic():
+        clinic = form.save()
+        audit.record(by, AuditEvent.Action.UPDATE, "clinic_settings", clinic=clinic)
+    return clinic
+
+
 def record_heartbeat(name: str, now=None) -> None:
     SchedulerHeartbeat.objects.update_or_create(name=name, defaults={"last_tick_at": now or timezone.now()})

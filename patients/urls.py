@@ -23,4 +23,5 @@ urlpatterns = [
     ),
     path("invite/<str:token>/", views.invitation_accept, name="invitation-accept"),
     path("clinic/audit/", views.audit_log, name="audit-log"),
+    path("clinic/<int:clinic_id>/settings/", views.clinic_settings, name="clinic-settings"),
 ]

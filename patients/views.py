@@ -15,9 +15,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from . import audit, services
 from .access import can_manage_caregivers, get_visible_patient, is_clinic_staff, staff_clinics, visible_patients
-from .forms import AcceptInvitationForm, InviteCaregiverForm, PatientContactsForm, PatientCreateForm
+from .forms import AcceptInvitationForm, ClinicSettingsForm, InviteCaregiverForm, PatientContactsForm, PatientCreateForm
 from .invitations import load_invitation
-from .models import AuditEvent, CaregiverLink, Invitation, User
+from .models import AuditEvent, CaregiverLink, ClinicMembership, Invitation, User
 
 
 class LoginView(auth_views.LoginView):
@@ -39,7 +39,8 @@ def home(request):
         .select_related("clinic")
         .order_by("full_name")
     )
-    clinics = list(staff_clinics(user))
+    memberships = list(ClinicMembership.objects.filter(user=user).select_related("clinic").order_by("clinic__name"))
+    clinics = [m.clinic for m in memberships]
     clinic_patients = []
     if clinics:
         clinic_patients = list(
@@ -50,7 +51,13 @@ def home(request):
     return render(
         request,
         "patients/home.html",
-        {"own": own, "cared_for": cared_for, "clinics": clinics, "clinic_patients": clinic_patients},
+        {
+            "own": own,
+            "cared_for": cared_for,
+            "memberships": memberships,
+            "clinics": clinics,
+            "clinic_patients": clinic_patients,
+        },
     )
 
 
@@ -189,3 +196,15 @@ def audit_log(request):
     events = AuditEvent.objects.filter(clinic__in=clinics).order_by("-at", "-pk")
     page = Paginator(events, 100).get_page(request.GET.get("page"))
     return render(request, "patients/audit_log.html", {"page": page})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def clinic_settings(request, clinic_id):
+    clinic = get_object_or_404(staff_clinics(request.user, admin_only=True), pk=clinic_id)
+    form = ClinicSettingsForm(request.POST or None, instance=clinic)
+    if request.method == "POST" and form.is_valid():
+        services.update_clinic(by=request.user, clinic=clinic, form=form)
+        messages.success(request, _("The clinic settings are saved."))
+        return redirect("clinic-settings", clinic_id=clinic.pk)
+    return render(request, "patients/clinic_settings.html", {"clinic": clinic, "form": form})

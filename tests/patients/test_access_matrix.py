@@ -22,6 +22,7 @@ NON_PATIENT_ROUTES = {
     "patients/new/": "staff only; creates in the staff member's own clinic",
     "invite/<str:token>/": "signed single-use token (tests/patients/test_invitations.py)",
     "clinic/audit/": "clinic admins only, their own clinic's rows",
+    "clinic/<int:clinic_id>/settings/": "clinic admins of that clinic only (tests/patients/test_pages.py)",
     "api/v1/auth/token/": "log-in",
     "api/v1/patients/": "list: only visible patients; create: staff only",
     "api/schema/": "public schema",

@@ -129,3 +129,26 @@ def test_password_reset_by_email_and_change(world):
         {"old_password": PASSWORD, "new_password1": "brand new secret 11", "new_password2": "brand new secret 11"},
     )
     assert ok.status_code == 302
+
+
+def test_clinic_admin_edits_settings_with_field_errors(world):
+    admin = client_for(world.admin)
+    url = f"/clinic/{world.clinic.pk}/settings/"
+    page = admin.get(url)
+    assert page.status_code == 200 and b"08:00-17:00" in page.content
+    base = {"name": "Home Clinic", "phone": "555-0100", "after_hours_phone": "555-0199", "emergency_number": "911",
+            "alert_email": "alerts@home.example", "time_zone": "America/Chicago", "reminder_hour": "9"}
+    bad = admin.post(url, {**base, "reminder_hour": "21", "alert_email": "nope", "hours_mon": "17:00-08:00", "time_zone": "X"})
+    assert bad.status_code == 200
+    body = bad.content.decode()
+    assert "Select a valid choice" in body and "Enter a valid email" in body and "start must be before the end" in body
+    world.clinic.refresh_from_db()
+    assert world.clinic.reminder_hour == 9 and world.clinic.opening_hours == {"mon": [["08:00", "17:00"]]}
+    good = admin.post(url, {**base, "reminder_hour": "7", "hours_mon": "08:00-12:00, 13:00-17:00", "hours_sat": "09:00-12:00"})
+    assert good.status_code == 302
+    world.clinic.refresh_from_db()
+    assert world.clinic.reminder_hour == 7
+    assert world.clinic.opening_hours == {"mon": [["08:00", "12:00"], ["13:00", "17:00"]], "sat": [["09:00", "12:00"]]}
+    for outsider in (world.staff, world.other_clinic_staff, world.patient_user, world.caregiver):
+        assert client_for(outsider).get(url).status_code == 404
+        assert client_for(outsider).post(url, base).status_code == 404
