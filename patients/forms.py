@@ -14,8 +14,12 @@ class InviteCaregiverForm(forms.Form):
 class AcceptInvitationForm(forms.Form):
     """A new log-in sets a password; someone who already has a log-in confirms theirs."""
 
-    password1 = forms.CharField(label=_("Password"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
-    password2 = forms.CharField(label=_("Password again"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    password1 = forms.CharField(
+        label=_("Password"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+    password2 = forms.CharField(
+        label=_("Password again"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
 
     def __init__(self, *args, invitation: Invitation, existing_user: User | None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -39,7 +43,9 @@ class AcceptInvitationForm(forms.Form):
             self.add_error("password2", _("The two passwords are not the same."))
             return data
         try:
-            password_validation.validate_password(password, User(email=self.invitation.email, full_name=self.invitation.full_name))
+            password_validation.validate_password(
+                password, User(email=self.invitation.email, full_name=self.invitation.full_name)
+            )
         except forms.ValidationError as error:
             self.add_error("password1", error)
         return data
@@ -52,7 +58,9 @@ class EmergencyContactsField(forms.CharField):
 
     def prepare_value(self, value):
         if isinstance(value, list):
-            return "\n".join(", ".join(v for v in (c.get("name", ""), c.get("phone", ""), c.get("relation", "")) if v) for c in value)
+            return "\n".join(
+                ", ".join(v for v in (c.get("name", ""), c.get("phone", ""), c.get("relation", "")) if v) for c in value
+            )
         return value
 
     def to_python(self, value):
@@ -61,7 +69,9 @@ class EmergencyContactsField(forms.CharField):
         for number, line in enumerate(filter(None, (ln.strip() for ln in text.splitlines())), start=1):
             parts = [p.strip() for p in line.split(",")]
             if len(parts) < 2 or not parts[0] or not parts[1]:
-                raise forms.ValidationError(_("Line %(n)s: write a name, a comma, then a phone number."), params={"n": number})
+                raise forms.ValidationError(
+                    _("Line %(n)s: write a name, a comma, then a phone number."), params={"n": number}
+                )
             contacts.append({"name": parts[0], "phone": parts[1], "relation": ", ".join(parts[2:])})
         return contacts
 
@@ -70,11 +80,14 @@ class PatientContactsForm(forms.ModelForm):
     """What a patient may change about themself (every forecast input is staff-only)."""
 
     emergency_contacts = EmergencyContactsField(
-        label=_("Emergency contacts"), required=False,
+        label=_("Emergency contacts"),
+        required=False,
         help_text=_("One a line: name, phone, how they know you. Example: Sam Lee, 555-0100, brother"),
     )
     notification_channels = forms.MultipleChoiceField(
-        label=_("How should we reach you?"), required=False, widget=forms.CheckboxSelectMultiple,
+        label=_("How should we reach you?"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
         choices=[("email", _("E-mail")), ("sms", _("Text message (SMS)")), ("inbox", _("Inbox in this app"))],
     )
 
@@ -97,8 +110,13 @@ class PatientCreateForm(forms.ModelForm):
 
 
 DAY_LABELS = {
-    "mon": _("Monday"), "tue": _("Tuesday"), "wed": _("Wednesday"), "thu": _("Thursday"),
-    "fri": _("Friday"), "sat": _("Saturday"), "sun": _("Sunday"),
+    "mon": _("Monday"),
+    "tue": _("Tuesday"),
+    "wed": _("Wednesday"),
+    "thu": _("Thursday"),
+    "fri": _("Friday"),
+    "sat": _("Saturday"),
+    "sun": _("Sunday"),
 }
 
 
@@ -107,7 +125,8 @@ class ClinicSettingsForm(forms.ModelForm):
     Opening hours are typed one day a field, like 08:00-12:00, 13:00-17:00 (blank = closed)."""
 
     reminder_hour = forms.TypedChoiceField(
-        label=_("Reminder hour (patient's local time)"), coerce=int,
+        label=_("Reminder hour (patient's local time)"),
+        coerce=int,
         choices=[(h, f"{h:02d}:00") for h in range(7, 21)],
     )
 
@@ -121,7 +140,9 @@ class ClinicSettingsForm(forms.ModelForm):
         hours = self.instance.opening_hours or {}
         for day, label in DAY_LABELS.items():
             self.fields[f"hours_{day}"] = forms.CharField(
-                label=label, required=False, max_length=60,
+                label=label,
+                required=False,
+                max_length=60,
                 initial=", ".join(f"{a}-{b}" for a, b in hours.get(day, [])),
                 help_text=_("Example: 08:00-17:00. Leave blank when closed.") if day == "mon" else "",
             )

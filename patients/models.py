@@ -20,7 +20,9 @@ WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
-        raise ValidationError(_("“%(value)s” is not a known time zone, such as America/Chicago."), params={"value": value})
+        raise ValidationError(
+            _("“%(value)s” is not a known time zone, such as America/Chicago."), params={"value": value}
+        )
 
 
 def validate_channels(value) -> None:
@@ -109,7 +111,8 @@ class Clinic(models.Model):
     emergency_number = models.CharField(max_length=16, default="911")
     alert_email = models.EmailField()
     reminder_hour = models.PositiveSmallIntegerField(
-        default=9, validators=[MinValueValidator(7), MaxValueValidator(20)],
+        default=9,
+        validators=[MinValueValidator(7), MaxValueValidator(20)],
         help_text=_("A whole hour, 07 to 20, on the patient's local clock."),
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -153,9 +156,7 @@ class Patient(models.Model):
     PATIENT_EDITABLE = ("email", "phone", "emergency_contacts", "notification_channels", "language")
 
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="patients")
-    user = models.OneToOneField(
-        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="patient_profile"
-    )
+    user = models.OneToOneField(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="patient_profile")
     full_name = models.CharField(_("full name"), max_length=150)
     date_of_birth = models.DateField(_("date of birth"), null=True, blank=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE, db_index=True)
@@ -199,6 +200,9 @@ class CaregiverLink(models.Model):
             )
         ]
 
+    def __str__(self):
+        return f"{self.caregiver} cares for {self.patient}"
+
     @property
     def is_live(self) -> bool:
         return self.revoked_at is None
@@ -222,6 +226,9 @@ class Invitation(models.Model):
     accepted_at = models.DateTimeField(null=True, blank=True)
     accepted_user = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"{self.kind} invitation to {self.email}"
 
     @property
     def state(self) -> str:
@@ -258,6 +265,9 @@ class AuditEvent(models.Model):
     class Meta:
         indexes = [models.Index(fields=["clinic", "-at"])]
 
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_email} {self.action} {self.what}"
+
     def save(self, *args, **kwargs):
         if self.pk is not None:
             raise ValidationError("Audit events are append-only.")
@@ -272,3 +282,6 @@ class SchedulerHeartbeat(models.Model):
 
     name = models.CharField(max_length=60, unique=True)
     last_tick_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.name} at {self.last_tick_at}"

@@ -40,8 +40,20 @@ class PatientSerializer(serializers.ModelSerializer):
     class Meta:
         model = Patient
         fields = [
-            "id", "clinic", "full_name", "date_of_birth", "status", "time_zone", "email", "phone",
-            "emergency_contacts", "notification_channels", "language", "has_login", "created_at", "updated_at",
+            "id",
+            "clinic",
+            "full_name",
+            "date_of_birth",
+            "status",
+            "time_zone",
+            "email",
+            "phone",
+            "emergency_contacts",
+            "notification_channels",
+            "language",
+            "has_login",
+            "created_at",
+            "updated_at",
         ]
         read_only_fields = ["id", "clinic", "has_login", "created_at", "updated_at"]
         extra_kwargs = {"time_zone": {"required": True}}
@@ -56,7 +68,10 @@ class PatientSerializer(serializers.ModelSerializer):
 
     def validate(self, data):
         if not self.context.get("is_staff") and self.instance is not None:
-            refused = sorted(set(self.initial_data) & (set(self.fields) - set(self.Meta.read_only_fields)) - set(Patient.PATIENT_EDITABLE))
+            refused = sorted(
+                set(self.initial_data)
+                & (set(self.fields) - set(self.Meta.read_only_fields)) - set(Patient.PATIENT_EDITABLE)
+            )
             if refused:
                 raise serializers.ValidationError({f: ["Only clinic staff can change this."] for f in refused})
         return data

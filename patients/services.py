@@ -43,9 +43,12 @@ def update_patient(*, by: User, patient: Patient, changes: dict) -> Patient:
 
 def invite(*, by: User, patient: Patient, kind: str, email: str, full_name: str, relationship: str = "") -> Invitation:
     email = User.objects.normalize_email(email).lower()
-    if kind == Invitation.Kind.CAREGIVER and CaregiverLink.objects.filter(
-        patient=patient, caregiver__email__iexact=email, revoked_at__isnull=True
-    ).exists():
+    if (
+        kind == Invitation.Kind.CAREGIVER
+        and CaregiverLink.objects.filter(
+            patient=patient, caregiver__email__iexact=email, revoked_at__isnull=True
+        ).exists()
+    ):
         raise ValidationError({"email": "This person is already a caregiver for this patient."})
     if kind == Invitation.Kind.PATIENT and patient.user_id is not None:
         raise ValidationError({"email": "This patient already has a log-in."})
@@ -56,8 +59,14 @@ def invite(*, by: User, patient: Patient, kind: str, email: str, full_name: str,
             patient=patient, kind=kind, email=email, accepted_at__isnull=True, revoked_at__isnull=True
         ).update(revoked_at=now)
         invitation = Invitation(
-            patient=patient, kind=kind, email=email, full_name=full_name, relationship=relationship,
-            invited_by=by, created_at=now, expires_at=now + timedelta(days=settings.INVITATION_MAX_AGE_DAYS),
+            patient=patient,
+            kind=kind,
+            email=email,
+            full_name=full_name,
+            relationship=relationship,
+            invited_by=by,
+            created_at=now,
+            expires_at=now + timedelta(days=settings.INVITATION_MAX_AGE_DAYS),
         )
         invitation.full_clean()
         invitation.save()
@@ -105,7 +114,9 @@ def accept_invitation(invitation: Invitation, *, password: str, existing_user: U
             user.save()
         if invitation.kind == Invitation.Kind.CAREGIVER:
             CaregiverLink.objects.get_or_create(
-                caregiver=user, patient=invitation.patient, revoked_at__isnull=True,
+                caregiver=user,
+                patient=invitation.patient,
+                revoked_at__isnull=True,
                 defaults={"relationship": invitation.relationship},
             )
         else:
@@ -132,9 +143,9 @@ def revoke_caregiver(*, by: User, link: CaregiverLink) -> None:
 
 def revoke_invitation(*, by: User, invitation: Invitation) -> None:
     with transaction.atomic():
-        updated = Invitation.objects.filter(
-            pk=invitation.pk, accepted_at__isnull=True, revoked_at__isnull=True
-        ).update(revoked_at=timezone.now())
+        updated = Invitation.objects.filter(pk=invitation.pk, accepted_at__isnull=True, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
         if updated:
             audit.record(by, AuditEvent.Action.UPDATE, "invitation_revoked", [invitation.patient])
 

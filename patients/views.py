@@ -110,7 +110,9 @@ def caregivers(request, patient_id):
     form = InviteCaregiverForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            invitation = services.invite(by=request.user, patient=patient, kind=Invitation.Kind.CAREGIVER, **form.cleaned_data)
+            invitation = services.invite(
+                by=request.user, patient=patient, kind=Invitation.Kind.CAREGIVER, **form.cleaned_data
+            )
         except ValidationError as error:
             for field, errors in error.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
@@ -120,7 +122,9 @@ def caregivers(request, patient_id):
     if request.method == "GET":
         audit.record_staff_read(request, patient, "caregivers")
     links = patient.caregiver_links.select_related("caregiver").order_by("revoked_at", "caregiver__full_name")
-    pending = patient.invitations.filter(kind=Invitation.Kind.CAREGIVER, accepted_at__isnull=True, revoked_at__isnull=True)
+    pending = patient.invitations.filter(
+        kind=Invitation.Kind.CAREGIVER, accepted_at__isnull=True, revoked_at__isnull=True
+    )
     return render(
         request,
         "patients/caregivers.html",
@@ -178,14 +182,27 @@ def invitation_accept(request, token):
     form = AcceptInvitationForm(request.POST or None, invitation=invitation, existing_user=existing)
     if request.method == "POST" and form.is_valid():
         try:
-            user = services.accept_invitation(invitation, password=form.cleaned_data["password1"], existing_user=existing)
+            user = services.accept_invitation(
+                invitation, password=form.cleaned_data["password1"], existing_user=existing
+            )
         except ValidationError as error:
-            return render(request, "patients/invitation_invalid.html", {"reason": "used", "message": error.messages[0]}, status=410)
+            return render(
+                request,
+                "patients/invitation_invalid.html",
+                {"reason": "used", "message": error.messages[0]},
+                status=410,
+            )
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(request, _("Welcome. You can now see %(name)s's pump and reminders.") % {"name": invitation.patient.full_name}
-                         if invitation.kind == Invitation.Kind.CAREGIVER else _("Welcome to IBT Companion."))
+        messages.success(
+            request,
+            _("Welcome. You can now see %(name)s's pump and reminders.") % {"name": invitation.patient.full_name}
+            if invitation.kind == Invitation.Kind.CAREGIVER
+            else _("Welcome to IBT Companion."),
+        )
         return redirect("home")
-    return render(request, "patients/invitation_accept.html", {"invitation": invitation, "form": form, "existing": existing})
+    return render(
+        request, "patients/invitation_accept.html", {"invitation": invitation, "form": form, "existing": existing}
+    )
 
 
 @login_required

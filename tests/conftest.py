@@ -6,7 +6,15 @@ from hypothesis import HealthCheck, settings
 
 from patients.models import ClinicMembership
 
-from .factories import PASSWORD, CaregiverLinkFactory, ClinicFactory, MembershipFactory, PatientFactory, UserFactory, revoke
+from .factories import (
+    PASSWORD,
+    CaregiverLinkFactory,
+    ClinicFactory,
+    MembershipFactory,
+    PatientFactory,
+    UserFactory,
+    revoke,
+)
 
 pytest_plugins = ["tests.browser_fixtures"]
 
@@ -50,8 +58,16 @@ def world(db):
     other_caregiver = CaregiverLinkFactory(patient=other_patient, caregiver__email="carer@other.example").caregiver
     revoked = revoke(CaregiverLinkFactory(patient=patient, caregiver__email="revoked@home.example")).caregiver
     return World(
-        clinic=clinic, staff=staff, admin=admin, patient=patient, patient_user=patient.user, caregiver=caregiver,
-        link=link, other_clinic_staff=other_staff, other_patient=other_patient, other_caregiver=other_caregiver,
+        clinic=clinic,
+        staff=staff,
+        admin=admin,
+        patient=patient,
+        patient_user=patient.user,
+        caregiver=caregiver,
+        link=link,
+        other_clinic_staff=other_staff,
+        other_patient=other_patient,
+        other_caregiver=other_caregiver,
         revoked_caregiver=revoked,
     )
 

@@ -84,9 +84,7 @@ TEMPLATES = [
 # --- Database ---------------------------------------------------------------------------
 # SQLite is the embedded default so that the app runs with no server. Web, worker and beat
 # share the file, so it needs WAL, IMMEDIATE transactions and a busy timeout.
-DATABASES = {
-    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'ibt_companion.sqlite3'}")
-}
+DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'ibt_companion.sqlite3'}")}
 
 
 def tune_database(db: dict) -> dict:

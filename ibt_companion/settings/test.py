@@ -6,9 +6,7 @@ from .base import env, tune_database
 IBT_ENVIRONMENT = "test"
 DEBUG = False
 SECRET_KEY = "test-only-key-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFGHIJ"
-DATABASES = {
-    "default": env.db_url("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/ibt_companion")
-}
+DATABASES = {"default": env.db_url("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/ibt_companion")}
 tune_database(DATABASES["default"])
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/15")

@@ -55,8 +55,12 @@ def fill(route: str, values: dict) -> str:
 
 def object_ids(world) -> dict:
     invitation = Invitation.objects.create(
-        patient=world.patient, kind="caregiver", email="new@home.example", full_name="New Carer",
-        invited_by=world.staff, expires_at="2999-01-01T00:00:00Z",
+        patient=world.patient,
+        kind="caregiver",
+        email="new@home.example",
+        full_name="New Carer",
+        invited_by=world.staff,
+        expires_at="2999-01-01T00:00:00Z",
     )
     return {"patient_id": world.patient.pk, "link_id": world.link.pk, "invitation_id": invitation.pk}
 
@@ -90,7 +94,8 @@ def owner_status(client: Client, method: str, url: str) -> int:
 
 def test_every_route_is_classified():
     unclassified = [
-        route for route, _ in all_routes()
+        route
+        for route, _ in all_routes()
         if "<int:patient_id>" not in route
         and route not in NON_PATIENT_ROUTES
         and not route.startswith(NON_PATIENT_PREFIXES)
@@ -163,7 +168,8 @@ def test_api_list_shows_only_visible_patients(world):
     assert client.get("/api/v1/patients/").json()["results"] == []
     client.force_login(world.staff)
     assert {row["id"] for row in client.get("/api/v1/patients/").json()["results"]} == {
-        world.patient.pk, world.other_patient.pk
+        world.patient.pk,
+        world.other_patient.pk,
     }
 
 

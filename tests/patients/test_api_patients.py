@@ -59,8 +59,11 @@ def test_401_and_404_use_the_error_shape(world):
 def test_staff_create_patient(world):
     client = api(world.staff)
     body = {
-        "full_name": "New Person", "time_zone": "Europe/Paris", "email": "new@example.org",
-        "emergency_contacts": [{"name": "Kim", "phone": "555-0101"}], "notification_channels": ["email", "sms"],
+        "full_name": "New Person",
+        "time_zone": "Europe/Paris",
+        "email": "new@example.org",
+        "emergency_contacts": [{"name": "Kim", "phone": "555-0101"}],
+        "notification_channels": ["email", "sms"],
     }
     response = post(client, "/api/v1/patients/", body)
     assert response.status_code == 201, response.json()
@@ -80,7 +83,10 @@ def test_staff_create_patient(world):
         ({"full_name": "A", "time_zone": "UTC", "email": "nope"}, {"email"}),
         ({"full_name": "A", "time_zone": "UTC", "notification_channels": ["pigeon"]}, {"notification_channels.0"}),
         ({"full_name": "A", "time_zone": "UTC", "notification_channels": ["sms", "sms"]}, {"notification_channels"}),
-        ({"full_name": "A", "time_zone": "UTC", "emergency_contacts": [{"name": "Kim"}]}, {"emergency_contacts.0.phone"}),
+        (
+            {"full_name": "A", "time_zone": "UTC", "emergency_contacts": [{"name": "Kim"}]},
+            {"emergency_contacts.0.phone"},
+        ),
         ({"full_name": "A", "time_zone": "UTC", "emergency_contacts": "Kim"}, {"emergency_contacts"}),
         ({"full_name": "A", "time_zone": "UTC", "date_of_birth": "31/02/1990"}, {"date_of_birth"}),
         ({"full_name": "x" * 151, "time_zone": "UTC"}, {"full_name"}),
@@ -115,7 +121,11 @@ def test_patient_edits_only_contacts_and_preferences(world):
     ok = patch(client, url, {"phone": "555-0199", "language": "es", "notification_channels": ["sms"]})
     assert ok.status_code == 200, ok.json()
     world.patient.refresh_from_db()
-    assert (world.patient.phone, world.patient.language, world.patient.notification_channels) == ("555-0199", "es", ["sms"])
+    assert (world.patient.phone, world.patient.language, world.patient.notification_channels) == (
+        "555-0199",
+        "es",
+        ["sms"],
+    )
     refused = patch(client, url, {"status": "deceased", "time_zone": "UTC", "phone": "1"})
     assert refused.status_code == 400
     assert set(refused.json()["errors"]) == {"status", "time_zone"}
@@ -139,7 +149,10 @@ def test_staff_changes_status_and_it_is_audited(world):
 
 def test_put_and_delete_are_not_offered(world):
     client = api(world.staff)
-    assert client.put(f"/api/v1/patients/{world.patient.pk}/", data="{}", content_type="application/json").status_code == 405
+    assert (
+        client.put(f"/api/v1/patients/{world.patient.pk}/", data="{}", content_type="application/json").status_code
+        == 405
+    )
     assert client.delete(f"/api/v1/patients/{world.patient.pk}/").status_code == 405
     assert Patient.objects.filter(pk=world.patient.pk).exists()
 

@@ -18,7 +18,12 @@ def client_for(user):
 def test_staff_read_is_audited_patient_read_is_not(world):
     client_for(world.staff).get(f"/patients/{world.patient.pk}/")
     event = AuditEvent.objects.get()
-    assert (event.actor, event.action, event.what, event.patient_id) == (world.staff, "read", "patient", world.patient.pk)
+    assert (event.actor, event.action, event.what, event.patient_id) == (
+        world.staff,
+        "read",
+        "patient",
+        world.patient.pk,
+    )
     assert event.clinic == world.clinic and event.at.tzinfo is not None
     client_for(world.patient_user).get(f"/patients/{world.patient.pk}/")
     client_for(world.caregiver).get(f"/patients/{world.patient.pk}/")

@@ -54,7 +54,9 @@ def test_patient_invites_and_caregiver_accepts(world, patient_client, django_cap
     assert not CaregiverLink.objects.filter(caregiver__email="helper@example.org").exists()
     assert Invitation.objects.get(email="helper@example.org").state == "pending"
 
-    response = visitor.post(f"/invite/{token}/", {"password1": "a long new secret 42", "password2": "a long new secret 42"})
+    response = visitor.post(
+        f"/invite/{token}/", {"password1": "a long new secret 42", "password2": "a long new secret 42"}
+    )
     assert response.status_code == 302 and response["Location"] == "/"
     user = User.objects.get(email="helper@example.org")
     assert user.check_password("a long new secret 42")
@@ -80,7 +82,9 @@ def test_expired_link_is_refused(world, patient_client, django_capture_on_commit
         invite(patient_client, world.patient)
     token = token_from_last_mail()
     with time_machine.travel(timezone.now() + timedelta(days=7, seconds=1), tick=False):
-        response = Client().post(f"/invite/{token}/", {"password1": "a long new secret 42", "password2": "a long new secret 42"})
+        response = Client().post(
+            f"/invite/{token}/", {"password1": "a long new secret 42", "password2": "a long new secret 42"}
+        )
     assert response.status_code in (404, 410)
     assert b"does not work" in response.content
     assert not User.objects.filter(email="helper@example.org").exists()
@@ -91,17 +95,23 @@ def test_link_just_before_expiry_still_works(world, patient_client, django_captu
         invite(patient_client, world.patient)
     token = token_from_last_mail()
     with time_machine.travel(timezone.now() + timedelta(days=6, hours=23), tick=False):
-        response = Client().post(f"/invite/{token}/", {"password1": "a long new secret 42", "password2": "a long new secret 42"})
+        response = Client().post(
+            f"/invite/{token}/", {"password1": "a long new secret 42", "password2": "a long new secret 42"}
+        )
     assert response.status_code == 302
 
 
-@pytest.mark.parametrize("tamper", [lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"), lambda t: "x" + t, lambda t: "garbage"])
+@pytest.mark.parametrize(
+    "tamper", [lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"), lambda t: "x" + t, lambda t: "garbage"]
+)
 def test_tampered_link_is_refused(world, patient_client, django_capture_on_commit_callbacks, tamper):
     with django_capture_on_commit_callbacks(execute=True):
         invite(patient_client, world.patient)
     bad = tamper(token_from_last_mail())
     assert Client().get(f"/invite/{bad}/").status_code == 404
-    response = Client().post(f"/invite/{bad}/", {"password1": "a long new secret 42", "password2": "a long new secret 42"})
+    response = Client().post(
+        f"/invite/{bad}/", {"password1": "a long new secret 42", "password2": "a long new secret 42"}
+    )
     assert response.status_code == 404
     assert not User.objects.filter(email="helper@example.org").exists()
 
@@ -112,7 +122,12 @@ def test_revoked_invitation_and_revoked_link(world, patient_client, django_captu
     token = token_from_last_mail()
     invitation = Invitation.objects.get(email="helper@example.org")
     assert patient_client.post(f"/patients/{world.patient.pk}/invitations/{invitation.pk}/revoke/").status_code == 302
-    assert Client().post(f"/invite/{token}/", {"password1": "a long new secret 42", "password2": "a long new secret 42"}).status_code == 410
+    assert (
+        Client()
+        .post(f"/invite/{token}/", {"password1": "a long new secret 42", "password2": "a long new secret 42"})
+        .status_code
+        == 410
+    )
 
     # The patient removes an existing caregiver: from then on, 404.
     carer = Client()
@@ -138,7 +153,9 @@ def test_staff_can_invite_and_existing_user_accepts_with_their_password(world, d
 
 
 def test_bad_input_on_invitation_forms(world, patient_client, django_capture_on_commit_callbacks):
-    response = patient_client.post(f"/patients/{world.patient.pk}/caregivers/", {"full_name": "", "email": "not-an-email"})
+    response = patient_client.post(
+        f"/patients/{world.patient.pk}/caregivers/", {"full_name": "", "email": "not-an-email"}
+    )
     assert response.status_code == 200
     assert b"Enter a valid email address" in response.content
     assert b"This field is required" in response.content
@@ -165,5 +182,10 @@ def test_caregiver_cannot_invite_other_caregivers(world):
     carer = Client()
     carer.force_login(world.caregiver)
     assert carer.get(f"/patients/{world.patient.pk}/caregivers/").status_code == 404
-    assert carer.post(f"/patients/{world.patient.pk}/caregivers/", {"full_name": "X", "email": "x@example.org"}).status_code == 404
+    assert (
+        carer.post(
+            f"/patients/{world.patient.pk}/caregivers/", {"full_name": "X", "email": "x@example.org"}
+        ).status_code
+        == 404
+    )
     assert not Invitation.objects.exists()

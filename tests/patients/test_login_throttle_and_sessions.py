@@ -57,8 +57,12 @@ def test_api_token_is_throttled_too(world, start):
     with time_machine.travel(start, tick=False):
         client = Client()
         for _ in range(5):
-            client.post("/api/v1/auth/token/", {"email": world.staff.email, "password": "wrong"}, REMOTE_ADDR="10.0.0.9")
-        response = client.post("/api/v1/auth/token/", {"email": world.staff.email, "password": PASSWORD}, REMOTE_ADDR="10.0.0.9")
+            client.post(
+                "/api/v1/auth/token/", {"email": world.staff.email, "password": "wrong"}, REMOTE_ADDR="10.0.0.9"
+            )
+        response = client.post(
+            "/api/v1/auth/token/", {"email": world.staff.email, "password": PASSWORD}, REMOTE_ADDR="10.0.0.9"
+        )
         assert response.status_code == 429
         assert "errors" in response.json()
         assert "token" not in response.content.decode()
@@ -72,7 +76,9 @@ def logged_in(user, at):
     return client
 
 
-@pytest.mark.parametrize(("who", "idle_minutes"), [("patient_user", 60), ("caregiver", 60), ("staff", 15), ("admin", 15)])
+@pytest.mark.parametrize(
+    ("who", "idle_minutes"), [("patient_user", 60), ("caregiver", 60), ("staff", 15), ("admin", 15)]
+)
 def test_inactivity_ends_the_session(world, start, who, idle_minutes):
     user = getattr(world, who)
     client = logged_in(user, start)

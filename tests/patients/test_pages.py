@@ -66,8 +66,13 @@ def test_contacts_form_saves(world):
     url = f"/patients/{world.patient.pk}/contacts/"
     response = client.post(
         url,
-        {"email": "new@home.example", "phone": "555-0123", "emergency_contacts": "Sam Lee, 555-0100, brother",
-         "notification_channels": ["sms", "email"], "language": "fr"},
+        {
+            "email": "new@home.example",
+            "phone": "555-0123",
+            "emergency_contacts": "Sam Lee, 555-0100, brother",
+            "notification_channels": ["sms", "email"],
+            "language": "fr",
+        },
     )
     assert response.status_code == 302
     world.patient.refresh_from_db()
@@ -122,7 +127,9 @@ def test_password_reset_by_email_and_change(world):
     assert world.patient_user.check_password("another long secret 7")
 
     logged_in = client_for(world.staff)
-    bad = logged_in.post("/accounts/password_change/", {"old_password": "wrong", "new_password1": "x", "new_password2": "y"})
+    bad = logged_in.post(
+        "/accounts/password_change/", {"old_password": "wrong", "new_password1": "x", "new_password2": "y"}
+    )
     assert bad.status_code == 200 and b"Please fix these problems" in bad.content
     ok = logged_in.post(
         "/accounts/password_change/",
@@ -136,15 +143,26 @@ def test_clinic_admin_edits_settings_with_field_errors(world):
     url = f"/clinic/{world.clinic.pk}/settings/"
     page = admin.get(url)
     assert page.status_code == 200 and b"08:00-17:00" in page.content
-    base = {"name": "Home Clinic", "phone": "555-0100", "after_hours_phone": "555-0199", "emergency_number": "911",
-            "alert_email": "alerts@home.example", "time_zone": "America/Chicago", "reminder_hour": "9"}
-    bad = admin.post(url, {**base, "reminder_hour": "21", "alert_email": "nope", "hours_mon": "17:00-08:00", "time_zone": "X"})
+    base = {
+        "name": "Home Clinic",
+        "phone": "555-0100",
+        "after_hours_phone": "555-0199",
+        "emergency_number": "911",
+        "alert_email": "alerts@home.example",
+        "time_zone": "America/Chicago",
+        "reminder_hour": "9",
+    }
+    bad = admin.post(
+        url, {**base, "reminder_hour": "21", "alert_email": "nope", "hours_mon": "17:00-08:00", "time_zone": "X"}
+    )
     assert bad.status_code == 200
     body = bad.content.decode()
     assert "Select a valid choice" in body and "Enter a valid email" in body and "start must be before the end" in body
     world.clinic.refresh_from_db()
     assert world.clinic.reminder_hour == 9 and world.clinic.opening_hours == {"mon": [["08:00", "17:00"]]}
-    good = admin.post(url, {**base, "reminder_hour": "7", "hours_mon": "08:00-12:00, 13:00-17:00", "hours_sat": "09:00-12:00"})
+    good = admin.post(
+        url, {**base, "reminder_hour": "7", "hours_mon": "08:00-12:00, 13:00-17:00", "hours_sat": "09:00-12:00"}
+    )
     assert good.status_code == 302
     world.clinic.refresh_from_db()
     assert world.clinic.reminder_hour == 7

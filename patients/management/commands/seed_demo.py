@@ -43,18 +43,29 @@ class Command(BaseCommand):
             if role in ("staff", "admin"):
                 ClinicMembership.objects.update_or_create(user=user, clinic=clinic, defaults={"role": role})
         patients = {}
-        for email, zone in (("pat@riverside.example", "America/Chicago"), ("sam@riverside.example", "America/New_York")):
+        for email, zone in (
+            ("pat@riverside.example", "America/Chicago"),
+            ("sam@riverside.example", "America/New_York"),
+        ):
             user = users[email]
             patient, _ = Patient.objects.update_or_create(
                 user=user,
                 defaults={
-                    "clinic": clinic, "full_name": user.full_name, "time_zone": zone, "email": email,
-                    "notification_channels": ["email", "inbox"], "status": Patient.Status.ACTIVE,
+                    "clinic": clinic,
+                    "full_name": user.full_name,
+                    "time_zone": zone,
+                    "email": email,
+                    "notification_channels": ["email", "inbox"],
+                    "status": Patient.Status.ACTIVE,
                 },
             )
             patients[email] = patient
         caregiver = users["casey@riverside.example"]
-        if not CaregiverLink.objects.filter(caregiver=caregiver, patient=patients["pat@riverside.example"], revoked_at__isnull=True).exists():
-            CaregiverLink.objects.create(caregiver=caregiver, patient=patients["pat@riverside.example"], relationship="spouse")
+        if not CaregiverLink.objects.filter(
+            caregiver=caregiver, patient=patients["pat@riverside.example"], revoked_at__isnull=True
+        ).exists():
+            CaregiverLink.objects.create(
+                caregiver=caregiver, patient=patients["pat@riverside.example"], relationship="spouse"
+            )
         for role, email, password, _ in LOGINS:
             self.stdout.write(f"{role:<10} {email:<28} {password}")

@@ -1,0 +1,25 @@
+# The two README commands: `make run` (the whole app, embedded) and `make test` (what CI runs).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+# Holds the sha256 of pyproject.toml it was installed from; .ci/test.sh reads it too.
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	sha256sum pyproject.toml > $@
+
+run: venv
+	$(VENV)/bin/python -m ibt_companion.launcher
+
+test:
+	bash .ci/test.sh
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .

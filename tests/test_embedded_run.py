@@ -1,0 +1,117 @@
+"""The embedded run, for real: `python -m ibt_companion.launcher` with no DATABASE_URL and no
+REDIS_URL migrates SQLite, seeds the demo, serves the log-in page, lets the demo patient log
+in, and stops the web server, the worker and beat cleanly on Ctrl-C.
+
+No Django model is imported here: the launcher is a separate process with its own database.
+"""
+
+import http.cookiejar
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+START_TIMEOUT_SECONDS = 90
+STOP_TIMEOUT_SECONDS = 20
+PATIENT_EMAIL = "pat@riverside.example"
+PATIENT_PASSWORD = "demo-patient-2026"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def wait_until_ready(launcher: subprocess.Popen, log: Path, login_url: str) -> None:
+    """Wait for the login page to answer and for the launcher's banner with the log-ins."""
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if launcher.poll() is not None:
+            raise AssertionError(f"launcher exited early with {launcher.returncode}:\n{log.read_text()}")
+        if PATIENT_EMAIL in log.read_text():
+            try:
+                with urllib.request.urlopen(login_url, timeout=5) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+        time.sleep(0.5)
+    raise AssertionError(f"not ready within {START_TIMEOUT_SECONDS} s:\n{log.read_text()}")
+
+
+def log_in_as_patient(base_url: str) -> tuple[int, str]:
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    login_url = f"{base_url}/accounts/login/"
+    with opener.open(login_url, timeout=10) as response:
+        form = response.read().decode()
+    match = re.search(r'name="csrfmiddlewaretoken"\s+value="([^"]+)"', form) or re.search(
+        r'value="([^"]+)"\s+name="csrfmiddlewaretoken"', form
+    )
+    assert match, f"no csrfmiddlewaretoken in the log-in form:\n{form[:2000]}"
+    body = urllib.parse.urlencode(
+        {"csrfmiddlewaretoken": match.group(1), "username": PATIENT_EMAIL, "password": PATIENT_PASSWORD}
+    ).encode()
+    request = urllib.request.Request(login_url, data=body, headers={"Referer": login_url})
+    with opener.open(request, timeout=10) as response:  # follows the redirect to the home page
+        return response.status, response.read().decode()
+
+
+def test_launcher_runs_everything_and_stops_on_ctrl_c(tmp_path):
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="ibt_companion.settings.local",
+        IBT_VAR_DIR=str(tmp_path / "var"),
+        HOST="127.0.0.1",
+        PORT=str(port),
+        PYTHONUNBUFFERED="1",
+    )
+    log = tmp_path / "launcher.log"
+    with log.open("w") as output:
+        launcher = subprocess.Popen(
+            [sys.executable, "-m", "ibt_companion.launcher"],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    pgid = launcher.pid  # a new session: its process group is the launcher's pid
+    try:
+        wait_until_ready(launcher, log, f"{base_url}/accounts/login/")
+        output_text = log.read_text()
+        assert re.search(r"patient\s+pat@riverside\.example\s+demo-patient-2026", output_text), output_text
+        assert base_url in output_text
+
+        status, home = log_in_as_patient(base_url)
+        assert status == 200
+        assert "Pat Rivera" in home or "Log out" in home, home[:2000]
+
+        launcher.send_signal(signal.SIGINT)
+        assert launcher.wait(timeout=STOP_TIMEOUT_SECONDS) == 0, log.read_text()
+        deadline = time.monotonic() + 5
+        while group_alive(pgid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not group_alive(pgid), "a child of the launcher is still running"
+    finally:
+        if group_alive(pgid):
+            os.killpg(pgid, signal.SIGKILL)
+        launcher.wait(timeout=10)
