@@ -285,3 +285,46 @@ class SchedulerHeartbeat(models.Model):
 
     def __str__(self):
         return f"{self.name} at {self.last_tick_at}"
+
+
+class QueueItem(models.Model):
+    """One thing in the clinic's triage queue (SPEC §7). Any app opens one through
+    patients.services.open_queue_item; the console (a later issue) works them."""
+
+    class Tier(models.IntegerChoices):
+        EMERGENCY = 1, _("Emergency check-in")
+        DEVICE = 2, _("Predicted empty, critical alarm, alarm before forecast")
+        CALL_CLINIC = 3, _("Call-clinic check-in")
+        OVERDUE = 4, _("Overdue refill")
+        DISCREPANCY = 5, _("Refill discrepancy")
+        FOLLOW_UP = 6, _("Dead delivery, nobody to remind, end of service, explant")
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="queue_items")
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="queue_items")
+    kind = models.CharField(max_length=40)
+    tier = models.PositiveSmallIntegerField(choices=Tier.choices)
+    source = models.CharField(max_length=80, blank=True, help_text="What opened it, e.g. event:12.")
+    # While an item is open, at most one per key: opening it again does nothing.
+    dedupe_key = models.CharField(max_length=120)
+    opened_at = models.DateTimeField(default=timezone.now)
+    acknowledged_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=60, blank=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dedupe_key"], condition=Q(resolved_at__isnull=True), name="one_open_queue_item_per_key"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["clinic", "tier", "opened_at"], condition=Q(resolved_at__isnull=True), name="open_queue_items"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.kind} for {self.patient}"

@@ -14,9 +14,11 @@ from django.utils import timezone
 
 from . import audit
 from .invitations import make_token
-from .models import AuditEvent, CaregiverLink, Clinic, Invitation, Patient, SchedulerHeartbeat, User
+from .models import AuditEvent, CaregiverLink, Clinic, Invitation, Patient, QueueItem, SchedulerHeartbeat, User
+from .signals import forecast_inputs_changed
 
-PATIENT_STAFF_FIELDS = ("full_name", "date_of_birth", "status", "time_zone")
+# Changing one of these changes the forecast or whether there is one.
+FORECAST_PATIENT_FIELDS = {"status", "time_zone"}
 
 
 def create_patient(*, by: User, clinic: Clinic, **fields) -> Patient:
@@ -38,6 +40,8 @@ def update_patient(*, by: User, patient: Patient, changes: dict) -> Patient:
         patient.full_clean()
         patient.save(update_fields=[*changes, "updated_at"])
         audit.record(by, AuditEvent.Action.UPDATE, "patient", [patient])
+        if FORECAST_PATIENT_FIELDS & set(changes):
+            forecast_inputs_changed.send(sender=Patient, patient=patient)
     return patient
 
 
@@ -151,13 +155,33 @@ def revoke_invitation(*, by: User, invitation: Invitation) -> None:
 
 
 def update_clinic(*, by: User, clinic: Clinic, form) -> Clinic:
-    """Save a validated ClinicSettingsForm. (The refill issue hooks the forecast recompute here:
-    the reminder hour is a forecast input.)"""
+    """Save a validated ClinicSettingsForm; the reminder hour is a forecast input."""
     with transaction.atomic():
         clinic = form.save()
         audit.record(by, AuditEvent.Action.UPDATE, "clinic_settings", clinic=clinic)
+        if "reminder_hour" in form.changed_data:
+            forecast_inputs_changed.send(sender=Clinic, clinic=clinic)
     return clinic
 
 
 def record_heartbeat(name: str, now=None) -> None:
     SchedulerHeartbeat.objects.update_or_create(name=name, defaults={"last_tick_at": now or timezone.now()})
+
+
+def open_queue_item(*, patient: Patient, kind: str, tier: int, source: str = "", key: str | None = None, now=None):
+    """Open a clinic queue item unless one with the same key is still open. Call it inside the
+    transaction that made the change, so the item and the change stand or fall together."""
+    key = key or f"{kind}:{patient.pk}:{source}"
+    with transaction.atomic():
+        existing = QueueItem.objects.filter(dedupe_key=key, resolved_at__isnull=True).first()
+        if existing:
+            return existing
+        return QueueItem.objects.create(
+            patient=patient,
+            clinic_id=patient.clinic_id,
+            kind=kind,
+            tier=tier,
+            source=source,
+            dedupe_key=key,
+            opened_at=now or timezone.now(),
+        )

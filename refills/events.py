@@ -1,0 +1,196 @@
+"""Validating a pump event's values (SPEC §3). Pure: no Django here.
+
+`parse_event` returns the typed values or raises EventError with every field error found, so
+a form or the API can show them all at once and nothing is saved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+
+from . import catalog
+from .chain import ALARM_REPORTED, CORRECTION, EXPLANTED, PUMP_REPLACED, REFILL, REPROGRAM
+from .forecast import DoseProgram
+from .programs import ProgramError, parse_program, program_to_dict
+
+KINDS = (REFILL, REPROGRAM, PUMP_REPLACED, EXPLANTED, ALARM_REPORTED, CORRECTION)
+ALARM_TONES = ("single", "two_tone")
+
+
+class EventError(ValueError):
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__(errors)
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class EventContext:
+    """What the rules need to know about the patient and their pump."""
+
+    now: datetime
+    capacity_ml: Decimal
+    pump_family: str
+    implant_date: date | None
+    latest_event_at: datetime | None  # the latest non-correction event
+    current_concentration: Decimal | None  # of the program in force
+    has_fill: bool  # a refill or replacement exists (a reprogram needs one)
+
+
+@dataclass(frozen=True)
+class EventValues:
+    kind: str
+    program: DoseProgram | None = None
+    volume_ml: Decimal | None = None
+    aspirated_ml: Decimal | None = None
+    printout_alarm_date: date | None = None
+    tone: str = ""
+    model: str = ""
+    capacity_ml: Decimal | None = None
+    alarm_volume_ml: Decimal | None = None
+    eri_date: date | None = None
+
+
+def _number(values: dict, field: str, errors: dict, *, required: bool) -> Decimal | None:
+    raw = values.get(field)
+    if raw in (None, ""):
+        if required:
+            errors.setdefault(field, []).append("This field is required.")
+        return None
+    try:
+        number = Decimal(str(raw).strip())
+        if not number.is_finite():
+            raise InvalidOperation
+    except (InvalidOperation, ValueError):
+        errors.setdefault(field, []).append("Enter a number.")
+        return None
+    return number
+
+
+def _date(values: dict, field: str, errors: dict) -> date | None:
+    raw = values.get(field)
+    if raw in (None, ""):
+        return None
+    if isinstance(raw, date):
+        return raw
+    try:
+        return date.fromisoformat(str(raw).strip())
+    except ValueError:
+        errors.setdefault(field, []).append("Enter a date as YYYY-MM-DD.")
+        return None
+
+
+def check_time(occurred_at: datetime, ctx: EventContext, errors: dict, *, correction: bool) -> None:
+    if occurred_at > ctx.now:
+        errors.setdefault("occurred_at", []).append("This is in the future.")
+    if ctx.implant_date and occurred_at.date() < ctx.implant_date:
+        errors.setdefault("occurred_at", []).append("This is before the pump was implanted.")
+    if not correction and ctx.latest_event_at and occurred_at < ctx.latest_event_at:
+        errors.setdefault("occurred_at", []).append(
+            "This is before the latest event. To change a past event, record a correction."
+        )
+
+
+def _volume(values, field, errors, capacity, *, required: bool, allow_zero: bool) -> Decimal | None:
+    volume = _number(values, field, errors, required=required)
+    if volume is None:
+        return None
+    if volume < 0 or (volume == 0 and not allow_zero):
+        errors.setdefault(field, []).append("Must be more than 0 mL." if not allow_zero else "Cannot be negative.")
+    elif volume > capacity:
+        errors.setdefault(field, []).append(f"More than the pump holds ({capacity.normalize():f} mL).")
+    return volume
+
+
+def _program(values, errors, family: str) -> DoseProgram | None:
+    try:
+        program = parse_program(values.get("program"))
+    except ProgramError as error:
+        for key, messages in error.errors.items():
+            errors.setdefault("program" if key == "program" else f"program.{key}", []).extend(messages)
+        return None
+    model_range = next((m.concentration_range for m in catalog.CATALOG.values() if m.family == family), None)
+    if model_range and not model_range[0] <= program.concentration_mcg_per_ml <= model_range[1]:
+        errors.setdefault("program.concentration_mcg_per_ml", []).append(
+            f"This pump is labelled for baclofen {model_range[0]}–{model_range[1]} mcg/mL only."
+        )
+    return program
+
+
+def parse_event(kind: str, values: dict, occurred_at: datetime, ctx: EventContext) -> EventValues:
+    """Typed, validated values for an event of `kind` (for a correction: of its target's kind)."""
+    if kind not in KINDS or kind == CORRECTION:
+        raise EventError({"kind": [f"Choose one of: {', '.join(k for k in KINDS if k != CORRECTION)}."]})
+    if not isinstance(values, dict):
+        raise EventError({"values": ["Give the event's values as an object."]})
+    errors: dict[str, list[str]] = {}
+    capacity = ctx.capacity_ml
+    family = ctx.pump_family
+    if kind == PUMP_REPLACED:
+        model = values.get("model")
+        if model not in catalog.CATALOG:
+            errors.setdefault("model", []).append("Choose a pump model from the list.")
+        else:
+            family = catalog.CATALOG[model].family
+            capacity = catalog.CATALOG[model].capacity_ml or _number(values, "capacity_ml", errors, required=True)
+            if capacity is not None and capacity <= 0:
+                errors.setdefault("capacity_ml", []).append("Must be more than 0 mL.")
+        capacity = capacity if capacity and capacity > 0 else Decimal("1000000")
+
+    parsed: dict = {"kind": kind}
+    if kind in (REFILL, REPROGRAM, PUMP_REPLACED):
+        parsed["program"] = _program(values, errors, family)
+        parsed["volume_ml"] = _volume(
+            values, "volume_ml", errors, capacity, required=kind != REPROGRAM, allow_zero=False
+        )
+        parsed["printout_alarm_date"] = _date(values, "printout_alarm_date", errors)
+    if kind == REFILL:
+        parsed["aspirated_ml"] = _volume(values, "aspirated_ml", errors, capacity, required=True, allow_zero=True)
+    if kind == REPROGRAM:
+        if not ctx.has_fill:
+            errors.setdefault("kind", []).append("Record a refill before a reprogram.")
+        program = parsed["program"]
+        if (
+            program
+            and ctx.current_concentration is not None
+            and program.concentration_mcg_per_ml != ctx.current_concentration
+        ):
+            errors.setdefault("program.concentration_mcg_per_ml", []).append(
+                "A reprogram cannot change the concentration: only a refill can."
+            )
+    if kind == PUMP_REPLACED and "model" not in errors:
+        parsed["model"] = values["model"]
+        parsed["capacity_ml"] = capacity
+        default_alarm = catalog.CATALOG[values["model"]].alarm_volume_ml
+        alarm = _number(values, "alarm_volume_ml", errors, required=default_alarm is None)
+        alarm = alarm if alarm is not None else default_alarm
+        if alarm is not None and (alarm < 0 or alarm >= capacity):
+            errors.setdefault("alarm_volume_ml", []).append("Must be from 0 to less than the pump's capacity.")
+        parsed["alarm_volume_ml"] = alarm
+        parsed["eri_date"] = _date(values, "eri_date", errors)
+    if kind == ALARM_REPORTED:
+        tone = values.get("tone")
+        if tone not in ALARM_TONES:
+            errors.setdefault("tone", []).append("Choose single tone or two-tone.")
+        parsed["tone"] = tone or ""
+    if errors:
+        raise EventError(errors)
+    return EventValues(**parsed)
+
+
+def values_to_json(values: EventValues) -> dict:
+    """What is stored in PumpEvent.values (strings for decimals and dates)."""
+    out: dict = {}
+    for name in ("volume_ml", "aspirated_ml", "capacity_ml", "alarm_volume_ml"):
+        if getattr(values, name) is not None:
+            out[name] = str(getattr(values, name))
+    for name in ("printout_alarm_date", "eri_date"):
+        if getattr(values, name) is not None:
+            out[name] = getattr(values, name).isoformat()
+    for name in ("tone", "model"):
+        if getattr(values, name):
+            out[name] = getattr(values, name)
+    if values.program is not None:
+        out["program"] = program_to_dict(values.program)
+    return out

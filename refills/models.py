@@ -1,0 +1,149 @@
+"""Pump profile, pump events and refill cycles. The forecast itself is refills/forecast.py;
+refills/services.py records events and stores what the forecast returns."""
+
+from datetime import date, timedelta
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from patients.models import Patient, User
+
+from . import catalog
+
+
+class PumpProfile(models.Model):
+    """Staff-only. The patient's zone lives on Patient (it is used beyond the pump)."""
+
+    patient = models.OneToOneField(Patient, on_delete=models.CASCADE, related_name="pump")
+    model = models.CharField(max_length=32, choices=catalog.choices())
+    capacity_ml = models.DecimalField(max_digits=5, decimal_places=2, validators=[MinValueValidator(1)])
+    alarm_volume_ml = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        validators=[MinValueValidator(0)],
+        help_text=_("Low-reservoir alarm volume. Raise it (e.g. to 4 mL) if withdrawal starts above the alarm."),
+    )
+    implant_date = models.DateField()
+    eri_date = models.DateField(_("expected battery replacement (ERI) date"), null=True, blank=True)
+    max_days_in_pump = models.PositiveSmallIntegerField(
+        default=catalog.DEFAULT_MAX_DAYS_IN_PUMP, validators=[MinValueValidator(1), MaxValueValidator(180)]
+    )
+    catheter_tip_level = models.CharField(max_length=20, blank=True)
+    risk_sci_t6_or_above = models.BooleanField(_("spinal cord injury at T6 or above"), default=False)
+    risk_communication_difficulty = models.BooleanField(_("communication difficulty"), default=False)
+    risk_prior_withdrawal = models.BooleanField(_("prior baclofen withdrawal"), default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.get_model_display()} for {self.patient}"
+
+    @property
+    def pump_model(self) -> catalog.PumpModel:
+        return catalog.CATALOG[self.model]
+
+    @property
+    def risk_markers(self) -> list[str]:
+        return [
+            name
+            for name, held in (
+                ("sci_t6_or_above", self.risk_sci_t6_or_above),
+                ("communication_difficulty", self.risk_communication_difficulty),
+                ("prior_withdrawal", self.risk_prior_withdrawal),
+            )
+            if held
+        ]
+
+    @property
+    def end_of_service_date(self) -> date | None:
+        """ERI + 90 days; a SynchroMed II also shuts down 7 years after implant."""
+        limits = []
+        if self.eri_date:
+            limits.append(self.eri_date + timedelta(days=catalog.END_OF_SERVICE_AFTER_ERI_DAYS))
+        years = self.pump_model.max_battery_years
+        if years and self.implant_date:
+            try:
+                limits.append(self.implant_date.replace(year=self.implant_date.year + years))
+            except ValueError:  # 29 February
+                limits.append(self.implant_date.replace(year=self.implant_date.year + years, day=28))
+        return min(limits) if limits else None
+
+
+class PumpEvent(models.Model):
+    """Never edited in place: a correction is a new event pointing at its target. The derived
+    columns (expected volume, discrepancy, warnings) are recomputed when the chain is replayed."""
+
+    class Kind(models.TextChoices):
+        REFILL = "refill", _("Refill")
+        REPROGRAM = "reprogram", _("Reprogram")
+        PUMP_REPLACED = "pump_replaced", _("Pump replaced")
+        EXPLANTED = "explanted", _("Explanted")
+        ALARM_REPORTED = "alarm_reported", _("Alarm reported")
+        CORRECTION = "correction", _("Correction")
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="pump_events")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    occurred_at = models.DateTimeField()
+    zone = models.CharField(max_length=64)
+    utc_offset_minutes = models.SmallIntegerField()
+    capacity_ml = models.DecimalField(max_digits=5, decimal_places=2)
+    values = models.JSONField(default=dict, help_text="The values as recorded (kind-specific).")
+    corrects = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="corrections")
+    note = models.TextField(blank=True)
+    recorded_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now)
+    # Derived by the chain replay:
+    expected_volume_ml = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    volume_ml = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    discrepancy = models.BooleanField(default=False)
+    discrepancy_resolved_at = models.DateTimeField(null=True, blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["occurred_at", "pk"]
+        indexes = [models.Index(fields=["patient", "occurred_at"])]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} at {self.occurred_at:%Y-%m-%d %H:%M}Z"
+
+
+class RefillCycle(models.Model):
+    """From one refill (or pump replacement) to the next. The open cycle holds the current
+    forecast in indexed columns; the reminder plan reads them."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="refill_cycles")
+    started_by = models.OneToOneField(PumpEvent, on_delete=models.PROTECT, related_name="cycle")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    appointment_at = models.DateTimeField(null=True, blank=True)
+    # The forecast (all null: no forecast, e.g. the patient is not active).
+    refill_due_at = models.DateTimeField(null=True, blank=True)
+    refill_due_reason = models.CharField(max_length=24, blank=True)
+    low_reservoir_alarm_at = models.DateTimeField(null=True, blank=True)
+    empty_at = models.DateTimeField(null=True, blank=True)
+    stability_limit_at = models.DateTimeField(null=True, blank=True)
+    reminder_at = models.DateTimeField(null=True, blank=True)
+    daily_dose_mcg = models.DecimalField(max_digits=9, decimal_places=3, null=True, blank=True)
+    daily_volume_ml = models.DecimalField(max_digits=8, decimal_places=4, null=True, blank=True)
+    forecast_inputs = models.JSONField(default=dict, blank=True)
+    computed_at = models.DateTimeField(null=True, blank=True)
+    sequence = models.PositiveIntegerField(default=0, help_text="Raised on every change (calendar SEQUENCE).")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["patient"], condition=Q(ended_at__isnull=True), name="one_open_cycle")
+        ]
+        indexes = [
+            models.Index(fields=["refill_due_at"], condition=Q(ended_at__isnull=True), name="open_cycle_due"),
+            models.Index(fields=["empty_at"], condition=Q(ended_at__isnull=True), name="open_cycle_empty"),
+            models.Index(fields=["reminder_at"], condition=Q(ended_at__isnull=True), name="open_cycle_reminder"),
+        ]
+
+    def __str__(self):
+        return f"Cycle from {self.started_at:%Y-%m-%d} for {self.patient}"
+
+    @property
+    def has_forecast(self) -> bool:
+        return self.refill_due_at is not None

@@ -1,0 +1,346 @@
+"""Record pump events and keep the forecast current, each in one transaction (SPEC §3–§4).
+
+The path of a refill: form or API → record_event → events.parse_event (validation) →
+chain.replay (expected volumes, flags, warnings) → forecast.forecast → stored on the open
+RefillCycle, with the derived columns of every event, in the same transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from patients import audit
+from patients import services as patient_services
+from patients.models import AuditEvent, Patient, QueueItem, User
+
+from . import catalog, chain
+from .events import EventContext, EventError, EventValues, check_time, parse_event, values_to_json
+from .forecast import Forecast, ForecastInputs, forecast
+from .models import PumpEvent, PumpProfile, RefillCycle
+from .programs import parse_program, program_to_dict
+
+FILL_KINDS = (PumpEvent.Kind.REFILL, PumpEvent.Kind.PUMP_REPLACED)
+
+
+def utc_offset_minutes(zone: str, at: datetime) -> int:
+    return int(at.astimezone(ZoneInfo(zone)).utcoffset().total_seconds() // 60)
+
+
+def truncate(at: datetime) -> datetime:
+    return at.replace(microsecond=0)
+
+
+# --- Reading the chain ------------------------------------------------------------------
+
+
+def effective_values(event: PumpEvent, corrections: list[PumpEvent]) -> dict:
+    """The values in force: the latest correction's, else the event's own."""
+    latest = max(
+        (c for c in corrections if c.corrects_id == event.pk), key=lambda c: (c.recorded_at, c.pk), default=None
+    )
+    return latest.values if latest else event.values
+
+
+def _chain_event(event: PumpEvent, values: dict) -> chain.ChainEvent:
+    def dec(name):
+        return Decimal(values[name]) if values.get(name) not in (None, "") else None
+
+    printout = values.get("printout_alarm_date")
+    return chain.ChainEvent(
+        key=event.pk,
+        kind=event.kind,
+        at=event.occurred_at,
+        utc_offset_minutes=event.utc_offset_minutes,
+        capacity_ml=event.capacity_ml,
+        program=parse_program(values["program"]) if values.get("program") else None,
+        volume_ml=dec("volume_ml"),
+        aspirated_ml=dec("aspirated_ml"),
+        printout_alarm_date=date.fromisoformat(printout) if printout else None,
+    )
+
+
+def chain_settings(patient: Patient, profile: PumpProfile) -> chain.Settings:
+    return chain.Settings(
+        alarm_volume_ml=profile.alarm_volume_ml,
+        max_days_in_pump=profile.max_days_in_pump,
+        zone=patient.time_zone,
+        reminder_hour=patient.clinic.reminder_hour,
+    )
+
+
+def load_chain(patient: Patient, *, until: datetime | None = None) -> tuple[list[PumpEvent], list[chain.ChainEvent]]:
+    events = list(PumpEvent.objects.filter(patient=patient).order_by("occurred_at", "pk"))
+    corrections = [e for e in events if e.kind == PumpEvent.Kind.CORRECTION]
+    originals = [e for e in events if e.kind != PumpEvent.Kind.CORRECTION and (until is None or e.occurred_at <= until)]
+    return originals, [_chain_event(e, effective_values(e, corrections)) for e in originals]
+
+
+def forecast_for(patient: Patient, now: datetime, *, until: datetime | None = None) -> Forecast | None:
+    """The forecast as it stands at `now` (from the events up to `until`, default all); None
+    for a patient who is not active or has no refill yet."""
+    profile = PumpProfile.objects.filter(patient=patient).first()
+    if profile is None or not patient.is_active:
+        return None
+    _, chain_events = load_chain(patient, until=until)
+    replayed = chain.replay(chain_events, chain_settings(patient, profile), now)
+    return forecast(replayed.inputs) if replayed.inputs else None
+
+
+# --- Writing ------------------------------------------------------------------------------
+
+
+@dataclass
+class Recorded:
+    event: PumpEvent  # unsaved on a preview
+    outcome: chain.EventOutcome | None
+    forecast: Forecast | None
+
+
+def _context(
+    patient: Patient, profile: PumpProfile, now: datetime, originals: list[PumpEvent], chain_events
+) -> EventContext:
+    programs = [c for c in chain_events if c.program is not None]
+    return EventContext(
+        now=now,
+        capacity_ml=profile.capacity_ml,
+        pump_family=profile.pump_model.family,
+        implant_date=profile.implant_date,
+        latest_event_at=originals[-1].occurred_at if originals else None,
+        current_concentration=programs[-1].program.concentration_mcg_per_ml if programs else None,
+        has_fill=any(e.kind in FILL_KINDS for e in originals),
+    )
+
+
+def _as_validation_error(error: EventError) -> ValidationError:
+    return ValidationError({field: messages for field, messages in error.errors.items()})
+
+
+def record_event(
+    *,
+    patient: Patient,
+    kind: str,
+    values: dict,
+    occurred_at: datetime,
+    by: User,
+    note: str = "",
+    corrects: PumpEvent | None = None,
+    now: datetime | None = None,
+    commit: bool = True,
+) -> Recorded:
+    """Validate and record one event, replay the chain and store the new forecast. With
+    commit=False nothing is written: the preview shows exactly what saving would do."""
+    now = truncate(now or timezone.now())
+    with transaction.atomic():
+        patient = Patient.objects.select_for_update().select_related("clinic").get(pk=patient.pk)
+        profile = PumpProfile.objects.filter(patient=patient).first()
+        if profile is None:
+            raise ValidationError({"kind": ["Record the pump profile first."]})
+        if not patient.is_active:
+            raise ValidationError(
+                {"kind": [f"This patient is {patient.get_status_display().lower()}: no pump events."]}
+            )
+        originals, chain_events = load_chain(patient)
+        ctx = _context(patient, profile, now, originals, chain_events)
+
+        target_kind = kind
+        if kind == PumpEvent.Kind.CORRECTION:
+            if corrects is None or corrects.patient_id != patient.pk or corrects.kind == PumpEvent.Kind.CORRECTION:
+                raise ValidationError({"corrects": ["Choose an event of this patient to correct."]})
+            target_kind = corrects.kind
+            occurred_at = corrects.occurred_at  # a correction keeps its target's instant
+        occurred_at = truncate(occurred_at)
+        errors: dict[str, list[str]] = {}
+        check_time(occurred_at, ctx, errors, correction=kind == PumpEvent.Kind.CORRECTION)
+        try:
+            parsed = parse_event(target_kind, values, occurred_at, ctx)
+        except EventError as error:
+            errors.update({k: errors.get(k, []) + v for k, v in error.errors.items()})
+            parsed = None
+        if errors:
+            raise ValidationError(errors)
+
+        event = PumpEvent(
+            patient=patient,
+            kind=kind,
+            occurred_at=occurred_at,
+            zone=patient.time_zone,
+            utc_offset_minutes=utc_offset_minutes(patient.time_zone, occurred_at),
+            capacity_ml=parsed.capacity_ml or profile.capacity_ml,
+            values=values_to_json(parsed),
+            corrects=corrects,
+            note=note,
+            recorded_by=by,
+            recorded_at=timezone.now(),
+        )
+        if kind == PumpEvent.Kind.PUMP_REPLACED:
+            _apply_replacement(profile, parsed, occurred_at)
+        if not commit:
+            return _preview(patient, profile, event, originals, chain_events, corrects, now)
+        event.save()
+        if kind == PumpEvent.Kind.PUMP_REPLACED:
+            profile.save()
+        if kind == PumpEvent.Kind.EXPLANTED:
+            patient_services.update_patient(by=by, patient=patient, changes={"status": Patient.Status.EXPLANTED})
+            patient_services.open_queue_item(
+                patient=patient, kind="explanted", tier=QueueItem.Tier.FOLLOW_UP, source=f"event:{event.pk}", now=now
+            )
+        audit.record(by, AuditEvent.Action.CREATE, f"pump_event_{kind}", [patient])
+        result = recompute(patient, now=now)
+        event.refresh_from_db()
+        outcome = next((o for o in result.outcomes if o.key == (corrects.pk if corrects else event.pk)), None)
+        return Recorded(event=event, outcome=outcome, forecast=forecast(result.inputs) if result.inputs else None)
+
+
+def _apply_replacement(profile: PumpProfile, parsed: EventValues, occurred_at: datetime) -> None:
+    profile.model = parsed.model
+    profile.capacity_ml = parsed.capacity_ml
+    profile.alarm_volume_ml = parsed.alarm_volume_ml
+    profile.eri_date = parsed.eri_date
+    profile.implant_date = occurred_at.date()
+
+
+def _preview(patient, profile, event, originals, chain_events, corrects, now) -> Recorded:
+    event.pk = -1  # a key the replay can report on; never saved
+    key = corrects.pk if corrects else -1
+    if corrects is not None:
+        chain_events = [c if c.key != corrects.pk else _chain_event(corrects, event.values) for c in chain_events]
+    elif event.kind != PumpEvent.Kind.CORRECTION:
+        chain_events = [*chain_events, _chain_event(event, event.values)]
+    replayed = chain.replay(chain_events, chain_settings(patient, profile), now)
+    outcome = next((o for o in replayed.outcomes if o.key == key), None)
+    result = forecast(replayed.inputs) if replayed.inputs and event.kind != PumpEvent.Kind.EXPLANTED else None
+    event.pk = None
+    return Recorded(event=event, outcome=outcome, forecast=result)
+
+
+def recompute(patient: Patient, *, now: datetime | None = None) -> chain.Replay:
+    """Replay the chain, store every event's derived columns, and put the forecast on the
+    open refill cycle (or none). Call inside the transaction of the change."""
+    now = truncate(now or timezone.now())
+    profile = PumpProfile.objects.filter(patient=patient).first()
+    originals, chain_events = load_chain(patient)
+    if profile is None:
+        return chain.Replay()
+    replayed = chain.replay(chain_events, chain_settings(patient, profile), now)
+    by_key = {o.key: o for o in replayed.outcomes}
+    for event in originals:
+        outcome = by_key.get(event.pk)
+        if outcome is None:
+            continue
+        fields = {
+            "expected_volume_ml": outcome.expected_volume_ml,
+            "volume_ml": outcome.volume_ml,
+            "discrepancy": outcome.discrepancy,
+            "warnings": list(outcome.warnings),
+        }
+        if any(getattr(event, k) != v for k, v in fields.items()):
+            PumpEvent.objects.filter(pk=event.pk).update(**fields)
+            if outcome.discrepancy and not event.discrepancy:
+                patient_services.open_queue_item(
+                    patient=patient,
+                    kind="discrepancy",
+                    tier=QueueItem.Tier.DISCREPANCY,
+                    source=f"event:{event.pk}",
+                    now=now,
+                )
+    _sync_cycles(patient, originals, replayed, now)
+    return replayed
+
+
+def _sync_cycles(patient: Patient, originals: list[PumpEvent], replayed: chain.Replay, now: datetime) -> None:
+    fills = [e for e in originals if e.kind in FILL_KINDS]
+    cycles = {c.started_by_id: c for c in RefillCycle.objects.filter(patient=patient)}
+    explants = [e.occurred_at for e in originals if e.kind == PumpEvent.Kind.EXPLANTED]
+    for index, fill in enumerate(fills):
+        next_fill = fills[index + 1].occurred_at if index + 1 < len(fills) else None
+        ends = [t for t in [next_fill, *explants] if t is not None and t >= fill.occurred_at]
+        ended_at = min(ends) if ends else None
+        cycle = cycles.get(fill.pk) or RefillCycle(patient=patient, started_by=fill, started_at=fill.occurred_at)
+        cycle.ended_at = ended_at
+        is_open = ended_at is None
+        result = forecast(replayed.inputs) if is_open and replayed.inputs and patient.is_active else None
+        _store_forecast(cycle, result, now)
+        if cycle.pk is None:
+            # Close the old open cycle first: one open cycle per patient.
+            RefillCycle.objects.filter(patient=patient, ended_at__isnull=True).exclude(started_by=fill).update(
+                ended_at=fill.occurred_at
+            )
+        cycle.save()
+
+
+def _store_forecast(cycle: RefillCycle, result: Forecast | None, now: datetime) -> None:
+    before = (cycle.refill_due_at, cycle.empty_at, cycle.reminder_at)
+    if result is None:
+        cycle.refill_due_at = cycle.low_reservoir_alarm_at = cycle.empty_at = None
+        cycle.stability_limit_at = cycle.reminder_at = None
+        cycle.refill_due_reason = ""
+        cycle.daily_dose_mcg = cycle.daily_volume_ml = None
+        cycle.forecast_inputs = {}
+    else:
+        cycle.refill_due_at = result.refill_due_at
+        cycle.refill_due_reason = result.refill_due_reason
+        cycle.low_reservoir_alarm_at = result.low_reservoir_alarm_at
+        cycle.empty_at = result.empty_at
+        cycle.stability_limit_at = result.stability_limit_at
+        cycle.reminder_at = result.reminder_at
+        cycle.daily_dose_mcg = result.daily_dose_mcg
+        cycle.daily_volume_ml = result.daily_volume_ml
+        cycle.forecast_inputs = inputs_to_json(result.inputs)
+    cycle.computed_at = now
+    if (cycle.refill_due_at, cycle.empty_at, cycle.reminder_at) != before:
+        cycle.sequence += 1
+
+
+def inputs_to_json(inputs: ForecastInputs) -> dict:
+    return {
+        "t0": inputs.t0.isoformat(),
+        "v0_ml": str(inputs.v0_ml),
+        "program": program_to_dict(inputs.program),
+        "pump_utc_offset_minutes": inputs.pump_utc_offset_minutes,
+        "alarm_volume_ml": str(inputs.alarm_volume_ml),
+        "last_fill_at": inputs.last_fill_at.isoformat(),
+        "max_days_in_pump": inputs.max_days_in_pump,
+        "zone": inputs.zone,
+        "reminder_hour": inputs.reminder_hour,
+        "printout_alarm_date": inputs.printout_alarm_date.isoformat() if inputs.printout_alarm_date else None,
+        "alarms_reported_at": [a.isoformat() for a in inputs.alarms_reported_at],
+    }
+
+
+def save_profile(*, patient: Patient, by: User, values: dict) -> PumpProfile:
+    """Create or change the pump profile (staff only; checked by the caller) and recompute."""
+    with transaction.atomic():
+        patient = Patient.objects.select_for_update().select_related("clinic").get(pk=patient.pk)
+        profile = PumpProfile.objects.filter(patient=patient).first() or PumpProfile(patient=patient)
+        model = values.get("model", profile.model)
+        pump_model = catalog.CATALOG.get(model)
+        for field, value in values.items():
+            setattr(profile, field, value)
+        if pump_model is not None:
+            if pump_model.capacity_ml is not None:
+                profile.capacity_ml = pump_model.capacity_ml
+            if profile.alarm_volume_ml is None and pump_model.alarm_volume_ml is not None:
+                profile.alarm_volume_ml = pump_model.alarm_volume_ml
+        profile.full_clean()
+        if profile.alarm_volume_ml >= profile.capacity_ml:
+            raise ValidationError({"alarm_volume_ml": ["Must be less than the pump's capacity."]})
+        profile.save()
+        audit.record(by, AuditEvent.Action.UPDATE, "pump_profile", [patient])
+        recompute(patient)
+    return profile
+
+
+def on_forecast_inputs_changed(sender, patient=None, clinic=None, **kwargs):
+    """patients.signals.forecast_inputs_changed: the zone, status or reminder hour changed."""
+    patients = (
+        [patient] if patient is not None else list(Patient.objects.filter(clinic=clinic).select_related("clinic"))
+    )
+    for each in patients:
+        recompute(each)
