@@ -1,10 +1,28 @@
-"""Demo data for the run command: a clinic with staff and an admin, two patients and a
-caregiver. Safe to run twice: it finds what exists and resets the demo passwords."""
+"""Demo data for the run command (SPEC §9): a clinic with staff and an admin, two patients
+with pumps and refill history (Pat's refill falls due within a week), and a caregiver linked
+to Pat. Safe to run twice: it finds what exists, resets the demo passwords, and adds refills
+only to a patient who has none."""
+
+from datetime import date, timedelta
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from patients.models import CaregiverLink, Clinic, ClinicMembership, Patient, User
+from refills import services
+from refills.models import PumpEvent
+
+# (e-mail, pump model, implant date, daily dose mcg, concentration, volume after each refill,
+#  mL aspirated at the second refill, days between the refills, days since the last refill)
+PUMPS = [
+    # Pat: 20 mL at 500 mcg/mL and 300 mcg/day = 0.6 mL/day: (20 − 2) / 0.6 = 30 days to the
+    # alarm; last refilled 25 days ago, so the refill is due in 5 days.
+    ("pat@riverside.example", "synchromed2_20", date(2022, 5, 10), "300", "500", "20", "2.1", 30, 25),
+    # Sam: 40 mL at 2000 mcg/mL and 600 mcg/day = 0.3 mL/day: about 126 days to the alarm;
+    # after 90 days the app expects 40 − 27 = 13 mL back.
+    ("sam@riverside.example", "synchromed2_40", date(2021, 9, 1), "600", "2000", "40", "13.1", 90, 20),
+]
 
 CLINIC = {
     "name": "Riverside Pump Clinic",
@@ -67,5 +85,34 @@ class Command(BaseCommand):
             CaregiverLink.objects.create(
                 caregiver=caregiver, patient=patients["pat@riverside.example"], relationship="spouse"
             )
+        self._pumps(patients, users["nurse@riverside.example"])
         for role, email, password, _ in LOGINS:
             self.stdout.write(f"{role:<10} {email:<28} {password}")
+
+    def _pumps(self, patients, nurse):
+        now = timezone.now().replace(microsecond=0)
+        for email, model, implanted, dose, concentration, volume, aspirated, interval, since in PUMPS:
+            patient = patients[email]
+            services.save_profile(
+                patient=patient,
+                by=nurse,
+                values={
+                    "model": model,
+                    "implant_date": implanted,
+                    "alarm_volume_ml": None,
+                    "eri_date": implanted + timedelta(days=365 * 6),
+                },
+            )
+            if PumpEvent.objects.filter(patient=patient).exists():
+                continue
+            program = {"concentration_mcg_per_ml": concentration, "mode": "simple", "daily_dose_mcg": dose}
+            last = now - timedelta(days=since)
+            for at in (last - timedelta(days=interval), last):
+                services.record_event(
+                    patient=patient,
+                    kind="refill",
+                    by=nurse,
+                    occurred_at=at,
+                    now=at + timedelta(minutes=5),
+                    values={"volume_ml": volume, "aspirated_ml": "2.1", "program": program},
+                )
