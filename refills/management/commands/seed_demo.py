@@ -107,12 +107,12 @@ class Command(BaseCommand):
                 continue
             program = {"concentration_mcg_per_ml": concentration, "mode": "simple", "daily_dose_mcg": dose}
             last = now - timedelta(days=since)
-            for at in (last - timedelta(days=interval), last):
+            for at, back in ((last - timedelta(days=interval), "0"), (last, aspirated)):
                 services.record_event(
                     patient=patient,
                     kind="refill",
                     by=nurse,
                     occurred_at=at,
                     now=at + timedelta(minutes=5),
-                    values={"volume_ml": volume, "aspirated_ml": "2.1", "program": program},
+                    values={"volume_ml": volume, "aspirated_ml": back, "program": program},
                 )
