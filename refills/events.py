@@ -7,7 +7,7 @@ a form or the API can show them all at once and nothing is saved.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from . import catalog
@@ -17,6 +17,8 @@ from .programs import ProgramError, parse_program, program_to_dict
 
 KINDS = (REFILL, REPROGRAM, PUMP_REPLACED, EXPLANTED, ALARM_REPORTED, CORRECTION)
 ALARM_TONES = ("single", "two_tone")
+MAX_CAPACITY_ML = Decimal("999.99")  # what PumpProfile.capacity_ml holds
+MAX_DATE_AHEAD = timedelta(days=30 * 366)  # a printout or ERI date further ahead is a typo
 
 
 class EventError(ValueError):
@@ -81,6 +83,15 @@ def _date(values: dict, field: str, errors: dict) -> date | None:
         return None
 
 
+def _date_ahead(values: dict, field: str, errors: dict, occurred_at: datetime) -> date | None:
+    """A date from the event's day on (a day's slack for its zone), within MAX_DATE_AHEAD of it."""
+    day = _date(values, field, errors)
+    first = occurred_at.date() - timedelta(days=1)
+    if day is not None and not first <= day <= first + MAX_DATE_AHEAD:
+        errors.setdefault(field, []).append("Enter a date from the day of this event on, within 30 years.")
+    return day
+
+
 def check_time(occurred_at: datetime, ctx: EventContext, errors: dict, *, correction: bool) -> None:
     if occurred_at > ctx.now:
         errors.setdefault("occurred_at", []).append("This is in the future.")
@@ -129,13 +140,15 @@ def parse_event(kind: str, values: dict, occurred_at: datetime, ctx: EventContex
     family = ctx.pump_family
     if kind == PUMP_REPLACED:
         model = values.get("model")
-        if model not in catalog.CATALOG:
+        if not isinstance(model, str) or model not in catalog.CATALOG:
             errors.setdefault("model", []).append("Choose a pump model from the list.")
         else:
             family = catalog.CATALOG[model].family
             capacity = catalog.CATALOG[model].capacity_ml or _number(values, "capacity_ml", errors, required=True)
             if capacity is not None and capacity <= 0:
                 errors.setdefault("capacity_ml", []).append("Must be more than 0 mL.")
+            elif capacity is not None and capacity > MAX_CAPACITY_ML:
+                errors.setdefault("capacity_ml", []).append(f"At most {MAX_CAPACITY_ML} mL.")
         capacity = capacity if capacity and capacity > 0 else Decimal("1000000")
 
     parsed: dict = {"kind": kind}
@@ -144,7 +157,12 @@ def parse_event(kind: str, values: dict, occurred_at: datetime, ctx: EventContex
         parsed["volume_ml"] = _volume(
             values, "volume_ml", errors, capacity, required=kind != REPROGRAM, allow_zero=False
         )
-        parsed["printout_alarm_date"] = _date(values, "printout_alarm_date", errors)
+        parsed["printout_alarm_date"] = _date_ahead(values, "printout_alarm_date", errors, occurred_at)
+        program = parsed["program"]
+        if program is not None and program.daily_dose_mcg_total / program.concentration_mcg_per_ml > capacity:
+            errors.setdefault("program", []).append(
+                "This program would take more than the pump holds every day. Check the dose and concentration."
+            )
     if kind == REFILL:
         parsed["aspirated_ml"] = _volume(values, "aspirated_ml", errors, capacity, required=True, allow_zero=True)
     if kind == REPROGRAM:
@@ -168,7 +186,7 @@ def parse_event(kind: str, values: dict, occurred_at: datetime, ctx: EventContex
         if alarm is not None and (alarm < 0 or alarm >= capacity):
             errors.setdefault("alarm_volume_ml", []).append("Must be from 0 to less than the pump's capacity.")
         parsed["alarm_volume_ml"] = alarm
-        parsed["eri_date"] = _date(values, "eri_date", errors)
+        parsed["eri_date"] = _date_ahead(values, "eri_date", errors, occurred_at)
     if kind == ALARM_REPORTED:
         tone = values.get("tone")
         if tone not in ALARM_TONES:

@@ -20,6 +20,7 @@ from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 DAY = 86_400  # seconds
+HORIZON_DAYS = 36_525  # a crossing more than a century away is "never" (and past datetime's range)
 MG_PER_ML_TO_MCG_PER_ML = Decimal(1000)
 
 
@@ -195,6 +196,8 @@ def _crossing(inputs: ForecastInputs, day: _Day, target_ml: Decimal) -> datetime
     if day.total_ml <= 0:
         return None
     whole_days = math.ceil(amount / day.total_ml) - 1
+    if whole_days > HORIZON_DAYS:
+        return None
     seconds = whole_days * DAY + _seconds_to_drain(day, amount - whole_days * day.total_ml)
     return inputs.t0 + timedelta(seconds=math.floor(seconds))
 

@@ -3,6 +3,7 @@ refills/services.py records events and stores what the forecast returns."""
 
 from datetime import date, timedelta
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -39,6 +40,19 @@ class PumpProfile(models.Model):
 
     def __str__(self):
         return f"{self.get_model_display()} for {self.patient}"
+
+    def clean(self):
+        errors = {}
+        if self.implant_date and self.implant_date > timezone.localdate() + timedelta(days=1):
+            errors["implant_date"] = [_("The implant date cannot be in the future.")]
+        if (
+            self.implant_date
+            and self.eri_date
+            and not (self.implant_date <= self.eri_date <= self.implant_date + timedelta(days=30 * 366))
+        ):
+            errors["eri_date"] = [_("Enter a date after the implant date, within 30 years of it.")]
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def pump_model(self) -> catalog.PumpModel:

@@ -19,6 +19,8 @@ from decimal import Decimal, InvalidOperation
 from .forecast import Bolus, DoseProgram, FlexStep, mg_to_mcg_per_ml
 
 MAX_FLEX_STEPS = 13
+# 100 mg a day is some 50 times the largest doses reported: a unit mistake, not a program.
+MAX_DAILY_DOSE_MCG = Decimal(100_000)
 HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
@@ -150,6 +152,8 @@ def parse_program(data) -> DoseProgram:
     )
     if program.continuous_mcg_per_day + program.bolus_mcg_per_day <= 0:
         raise ProgramError({"program": ["This program delivers nothing. Check the dose."]})
+    if program.daily_dose_mcg_total > MAX_DAILY_DOSE_MCG:
+        raise ProgramError({"program": ["This program delivers more than 100 mg a day. Check the units."]})
     return program
 
 

@@ -13,6 +13,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from patients.models import AuditEvent, CaregiverLink, Invitation, Patient
+from refills.models import PumpEvent, PumpProfile
 
 METHODS = ["get", "post", "patch", "put", "delete"]
 
@@ -62,6 +63,10 @@ def object_ids(world) -> dict:
         invited_by=world.staff,
         expires_at="2999-01-01T00:00:00Z",
     )
+    # The pump routes answer 404 to everyone until the patient has a pump profile.
+    PumpProfile.objects.create(
+        patient=world.patient, model="synchromed2_20", capacity_ml=20, alarm_volume_ml=2, implant_date="2025-01-01"
+    )
     return {"patient_id": world.patient.pk, "link_id": world.link.pk, "invitation_id": invitation.pk}
 
 
@@ -70,6 +75,8 @@ def snapshot():
         list(Patient.objects.order_by("pk").values()),
         list(CaregiverLink.objects.order_by("pk").values()),
         list(Invitation.objects.order_by("pk").values()),
+        list(PumpProfile.objects.order_by("pk").values()),
+        list(PumpEvent.objects.order_by("pk").values()),
         AuditEvent.objects.count(),
     ]
     return json.dumps(rows, default=str, sort_keys=True)

@@ -52,7 +52,8 @@ def test_aspirated_at_most_capacity(aspirated, ok):
 
 @pytest.mark.parametrize(("concentration", "ok"), [("0.001", True), ("0", False), ("-5", False), ("abc", False)])
 def test_concentration_above_zero(concentration, ok):
-    program = {**SIMPLE, "concentration_mcg_per_ml": concentration}
+    # A tiny dose, so that the "more than the pump holds every day" rule stays out of it.
+    program = {**SIMPLE, "concentration_mcg_per_ml": concentration, "daily_dose_mcg": "0.001"}
     if ok:
         assert refill(program=program).program.concentration_mcg_per_ml == Decimal(concentration)
     else:
