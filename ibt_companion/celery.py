@@ -12,4 +12,6 @@ app.autodiscover_tasks()
 
 app.conf.beat_schedule = {
     "scheduler-heartbeat": {"task": "patients.tasks.heartbeat", "schedule": 60.0},
+    # Every minute: claim due reminder deliveries (the database says what is due).
+    "refills-tick": {"task": "refills.tasks.tick", "schedule": 60.0, "options": {"expires": 55}},
 }

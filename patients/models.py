@@ -43,6 +43,10 @@ def validate_opening_hours(value) -> None:
                 raise ValidationError(message)
 
 
+def default_reminder_steps() -> list[int]:
+    return [14, 7, 3, 1]
+
+
 def _is_hhmm(text) -> bool:
     if not isinstance(text, str) or len(text) != 5 or text[2] != ":":
         return False
@@ -84,6 +88,13 @@ class User(AbstractBaseUser, PermissionsMixin):
     full_name = models.CharField(_("full name"), max_length=150)
     phone = models.CharField(_("phone"), max_length=32, blank=True)
     language = models.CharField(_("language"), max_length=8, choices=LANGUAGE_CHOICES, default="en")
+    # How this person (as a caregiver) hears from us; a patient's own choices live on Patient.
+    notification_channels = models.JSONField(default=list, blank=True, validators=[validate_channels])
+    time_zone = models.CharField(
+        max_length=64, blank=True, validators=[validate_time_zone], help_text=_("Blank: the patient's zone.")
+    )
+    phone_verified_at = models.DateTimeField(null=True, blank=True)
+    sms_opted_out_at = models.DateTimeField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
@@ -114,6 +125,10 @@ class Clinic(models.Model):
         default=9,
         validators=[MinValueValidator(7), MaxValueValidator(20)],
         help_text=_("A whole hour, 07 to 20, on the patient's local clock."),
+    )
+    reminder_steps = models.JSONField(
+        default=default_reminder_steps,
+        help_text=_("Days before the refill date: 1 to 6 steps, the earliest at least 7, the 1-day step kept."),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -166,6 +181,8 @@ class Patient(models.Model):
     emergency_contacts = models.JSONField(default=list, blank=True)
     notification_channels = models.JSONField(default=list, blank=True, validators=[validate_channels])
     language = models.CharField(max_length=8, choices=LANGUAGE_CHOICES, default="en")
+    phone_verified_at = models.DateTimeField(null=True, blank=True)
+    sms_opted_out_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -6,7 +6,6 @@ from .views import LoginView
 __all__ = ["LoginView", "urlpatterns"]
 
 urlpatterns = [
-    path("", views.home, name="home"),
     path("patients/new/", views.patient_create, name="patient-create"),
     path("patients/<int:patient_id>/", views.patient_detail, name="patient-detail"),
     path("patients/<int:patient_id>/contacts/", views.patient_contacts, name="patient-contacts"),

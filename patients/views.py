@@ -29,8 +29,9 @@ class LoginView(auth_views.LoginView):
         return context
 
 
-@login_required
-def home(request):
+def home_context(request) -> dict:
+    """What every home page shows: the user's own record, the people they look after and
+    their clinics' patients. Other apps add to it (refills.views.home adds the refill cards)."""
     user = request.user
     own = visible_patients(user).filter(user=user).select_related("clinic").first()
     cared_for = list(
@@ -48,17 +49,13 @@ def home(request):
         )
         if clinic_patients:
             audit.record(user, AuditEvent.Action.LIST, "patient", clinic_patients, path=request.path)
-    return render(
-        request,
-        "patients/home.html",
-        {
-            "own": own,
-            "cared_for": cared_for,
-            "memberships": memberships,
-            "clinics": clinics,
-            "clinic_patients": clinic_patients,
-        },
-    )
+    return {
+        "own": own,
+        "cared_for": cared_for,
+        "memberships": memberships,
+        "clinics": clinics,
+        "clinic_patients": clinic_patients,
+    }
 
 
 @login_required

@@ -161,3 +161,88 @@ class RefillCycle(models.Model):
     @property
     def has_forecast(self) -> bool:
         return self.refill_due_at is not None
+
+
+class Delivery(models.Model):
+    """One message to one recipient through one channel (SPEC §5). The database is the source
+    of truth: the minute tick claims due rows; a worker sends and records the outcome. One row
+    per key, so a message can never be planned twice."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SENDING = "sending"
+        SENT = "sent"
+        SKIPPED = "skipped"
+        FAILED = "failed"  # a transient error: retried at next_attempt_at
+        DEAD = "dead"
+
+    class Channel(models.TextChoices):
+        EMAIL = "email"
+        SMS = "sms"
+        INBOX = "inbox"
+
+    key = models.CharField(max_length=200, unique=True)
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="deliveries")
+    cycle = models.ForeignKey(RefillCycle, on_delete=models.CASCADE, null=True, blank=True, related_name="deliveries")
+    kind = models.CharField(max_length=32)
+    occasion = models.CharField(max_length=40, blank=True)
+    recipient = models.CharField(max_length=40, help_text="user:<id>, patient:<id> or clinic:<id>")
+    recipient_user = models.ForeignKey(User, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    due_at = models.DateTimeField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    provider_message_id = models.CharField(max_length=200, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    payload = models.JSONField(default=dict, blank=True, help_text="Facts for the message (no free text).")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"], condition=Q(status__in=["pending", "failed"]), name="delivery_due"
+            ),
+            models.Index(fields=["lease_expires_at"], condition=Q(status="sending"), name="delivery_leased"),
+            models.Index(fields=["cycle", "kind"]),
+        ]
+
+    def __str__(self):
+        return self.key
+
+    @property
+    def message_id(self) -> str:
+        """The same for every attempt at this row, so a resend is recognisable as a duplicate."""
+        return f"<delivery-{self.pk}.{self.key.replace(':', '-')[:80]}@ibt-companion>"
+
+
+class Acknowledgement(models.Model):
+    cycle = models.ForeignKey(RefillCycle, on_delete=models.CASCADE, related_name="acknowledgements")
+    recipient = models.CharField(max_length=40)
+    acknowledged_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["cycle", "recipient"], name="one_ack_per_recipient")]
+
+    def __str__(self):
+        return f"{self.recipient} acknowledged {self.cycle}"
+
+
+class InboxMessage(models.Model):
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="inbox")
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+")
+    delivery = models.OneToOneField(Delivery, on_delete=models.CASCADE, null=True, blank=True, related_name="inbox")
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    link = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "read_at"])]
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self):
+        return self.subject

@@ -20,7 +20,7 @@ from patients import audit
 from patients import services as patient_services
 from patients.models import AuditEvent, Patient, QueueItem, User
 
-from . import catalog, chain
+from . import catalog, chain, delivery
 from .events import EventContext, EventError, EventValues, check_time, parse_event, values_to_json
 from .forecast import Forecast, ForecastInputs, forecast
 from .models import PumpEvent, PumpProfile, RefillCycle
@@ -263,16 +263,23 @@ def _sync_cycles(patient: Patient, originals: list[PumpEvent], replayed: chain.R
         ends = [t for t in [next_fill, *explants] if t is not None and t >= fill.occurred_at]
         ended_at = min(ends) if ends else None
         cycle = cycles.get(fill.pk) or RefillCycle(patient=patient, started_by=fill, started_at=fill.occurred_at)
+        before = (cycle.ended_at, cycle.refill_due_at, cycle.empty_at, cycle.sequence)
+        old_due = cycle.refill_due_at
         cycle.ended_at = ended_at
         is_open = ended_at is None
         result = forecast(replayed.inputs) if is_open and replayed.inputs and patient.is_active else None
         _store_forecast(cycle, result, now)
+        if cycle.pk is not None and (cycle.ended_at, cycle.refill_due_at, cycle.empty_at, cycle.sequence) == before:
+            if is_open:
+                delivery.plan_cycle(cycle, patient, now, old_due=old_due)  # recipients may have changed
+            continue
         if cycle.pk is None:
             # Close the old open cycle first: one open cycle per patient.
             RefillCycle.objects.filter(patient=patient, ended_at__isnull=True).exclude(started_by=fill).update(
                 ended_at=fill.occurred_at
             )
         cycle.save()
+        delivery.plan_cycle(cycle, patient, now, old_due=old_due)
 
 
 def _store_forecast(cycle: RefillCycle, result: Forecast | None, now: datetime) -> None:

@@ -181,6 +181,10 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="IBT Companion <no-re
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=15)
 
+# SMS goes through a provider interface; this backend writes each message to a file.
+SMS_BACKEND = env.str("SMS_BACKEND", default="refills.channels.sms.FileBackend")
+SMS_FILE = env.str("SMS_FILE", default=str(VAR_DIR / "sms-outbox.jsonl"))
+
 # --- Celery -----------------------------------------------------------------------------
 # With no REDIS_URL, kombu's filesystem transport carries messages, so the embedded run
 # needs no server. The database stays the source of truth: the broker only carries work.

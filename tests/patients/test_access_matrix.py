@@ -29,6 +29,8 @@ NON_PATIENT_ROUTES = {
     "api/schema/": "public schema",
     "api/docs/": "public API documentation",
     "healthz": "operations probe, no patient data",
+    "r/ack/<str:token>/": "signed token bound to (cycle, recipient) (tests/refills/test_reminders.py)",
+    "api/v1/reminders/ack/<str:token>/": "signed token bound to (cycle, recipient)",
 }
 NON_PATIENT_PREFIXES = ("admin/", "accounts/", "static/", "api/schema", "api/docs")
 

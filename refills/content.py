@@ -1,0 +1,83 @@
+"""What each message says (SPEC §5): the refill date in words in the recipient's zone, days
+left, the appointment, the clinic's numbers, the acknowledgement link and a calendar event.
+Subjects, SMS and calendar titles carry no symptoms, doses or full names."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from . import acks, calendar
+from .channels import Message
+
+SUBJECTS = {
+    "step_14": "Time to book your pump refill",
+    "step_7": "Pump refill due in about a week",
+    "step_3": "Pump refill due in 3 days",
+    "step_1": "Pump refill due tomorrow",
+    "overdue": "Pump refill overdue: call your clinic today",
+    "overdue_clinic": "Overdue pump refill (patient #{patient_id})",
+    "empty": "Pump may be empty now: watch for warning signs",
+    "date_changed": "Your pump refill date changed",
+    "eos_90": "Pump battery replacement: book it now",
+    "eos_30": "Pump battery replacement is close",
+    "test": "Test message from IBT Companion",
+    "nobody_alert": "IBT Companion",
+}
+
+
+def date_in_words(at: datetime, zone: str) -> str:
+    local = at.astimezone(ZoneInfo(zone))
+    return f"{local:%A} {local.day} {local:%B}"
+
+
+def days_left(at: datetime, zone: str, now: datetime) -> int:
+    tz = ZoneInfo(zone)
+    return (at.astimezone(tz).date() - now.astimezone(tz).date()).days
+
+
+def render(delivery, recipient, now: datetime) -> Message:
+    patient = delivery.patient
+    clinic = patient.clinic
+    cycle = delivery.cycle
+    zone = recipient.zone
+    ZoneInfo(zone)  # an invalid zone fails here, loudly, and the row is pushed aside
+    context = {
+        "kind": delivery.kind,
+        "recipient": recipient,
+        "patient": patient,
+        "first_name": patient.full_name.split()[0] if patient.full_name else "",
+        "clinic": clinic,
+        "emergency_number": clinic.emergency_number,
+    }
+    link = ""
+    attachments = ()
+    if cycle is not None and cycle.refill_due_at is not None:
+        context.update(
+            due_words=date_in_words(cycle.refill_due_at, zone),
+            days_left=days_left(cycle.refill_due_at, zone, now),
+            appointment_words=date_in_words(cycle.appointment_at, zone) if cycle.appointment_at else "",
+            appointment_time=cycle.appointment_at.astimezone(ZoneInfo(zone)).strftime("%H:%M")
+            if cycle.appointment_at
+            else "",
+        )
+        if recipient.role != "clinic":
+            token = acks.make_token(cycle, recipient.key)
+            link = settings.SITE_URL.rstrip("/") + reverse("reminder-ack", args=[token])
+            attachments = (("refill.ics", calendar.cycle_ics(cycle), "text/calendar"),)
+    if delivery.kind.startswith("eos_"):
+        context["end_of_service"] = delivery.payload.get("end_of_service_date", "")
+    context["link"] = link
+    subject = SUBJECTS.get(delivery.kind, "IBT Companion").format(patient_id=patient.pk)
+    return Message(
+        subject=subject,
+        text=render_to_string("emails/reminder.txt", context),
+        html=render_to_string("emails/reminder.html", context),
+        sms=" ".join(render_to_string("emails/reminder_sms.txt", context).split()),
+        link=link,
+        attachments=attachments,
+    )

@@ -1,0 +1,123 @@
+"""The reminder plan of a refill cycle (SPEC §5). Pure: plain data in, plain data out.
+
+Each step falls at the latest instant at the clinic's reminder hour, on the patient's wall
+clock, that is at least N × 24 hours before refill_due_at. Steps already past when the plan is
+made: only the latest is sent (at once); earlier ones are stored as skipped. Overdue messages
+start when refill_due_at passes and repeat daily at the reminder hour; the empty-date message
+goes at empty_at.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from .forecast import at_local_hour, latest_at_hour_before
+
+DEFAULT_STEPS = (14, 7, 3, 1)
+BOOKING_STEP = 14  # "book your refill": only when no appointment is booked
+ACK_CANCELS = {3, 14}  # an acknowledgement cancels these unsent steps for everyone
+DATE_CHANGE_THRESHOLD = timedelta(hours=12)
+
+# When several messages of one cycle are due for one recipient (after downtime), only the most
+# current goes out. Higher wins; ties go to the later instant.
+PRIORITY = {"empty": 40, "overdue": 30, "date_changed": 20, "step": 10}
+
+
+def priority(kind: str) -> int:
+    return PRIORITY.get(kind.split("_")[0] if kind.startswith("step_") else kind, 0)
+
+
+class StepsError(ValueError):
+    pass
+
+
+def validate_steps(days: list[int] | tuple[int, ...]) -> tuple[int, ...]:
+    """A clinic's steps: 1–6 distinct whole days, the earliest at least 7, and the 1-day step kept."""
+    steps = tuple(sorted(set(days), reverse=True))
+    if len(steps) != len(days) or not 1 <= len(steps) <= 6:
+        raise StepsError("Choose 1 to 6 different steps.")
+    if any(not isinstance(d, int) or d < 1 or d > 60 for d in steps):
+        raise StepsError("Each step is a whole number of days from 1 to 60.")
+    if steps[0] < 7:
+        raise StepsError("The earliest step must be at least 7 days before the refill date.")
+    if 1 not in steps:
+        raise StepsError("The 1-day step cannot be removed.")
+    return steps
+
+
+@dataclass(frozen=True)
+class CycleFacts:
+    refill_due_at: datetime
+    empty_at: datetime | None
+    appointment_booked: bool
+    reminder_hour: int
+    zone: str  # the patient's current zone
+    steps: tuple[int, ...] = DEFAULT_STEPS
+
+
+@dataclass(frozen=True)
+class Planned:
+    kind: str  # step_14 | step_7 | step_3 | step_1 | overdue | empty
+    occasion: str  # "" or, for the daily overdue message, the local date
+    due_at: datetime
+    skipped: bool = False
+
+
+def step_at(facts: CycleFacts, days: int) -> datetime:
+    return latest_at_hour_before(facts.refill_due_at - timedelta(days=days), facts.reminder_hour, facts.zone)
+
+
+def plan(facts: CycleFacts, now: datetime) -> list[Planned]:
+    """The messages of one cycle up to and including the first overdue one and the empty one."""
+    steps = [
+        Planned(f"step_{days}", "", step_at(facts, days))
+        for days in facts.steps
+        if not (days == BOOKING_STEP and facts.appointment_booked)
+    ]
+    past = [s for s in steps if s.due_at <= now]
+    if past:
+        latest = max(past, key=lambda s: s.due_at)
+        steps = [
+            s if s.due_at > now or s is latest else Planned(s.kind, s.occasion, s.due_at, skipped=True) for s in steps
+        ]
+    planned = [*steps, Planned("overdue", local_date(facts.refill_due_at, facts.zone), facts.refill_due_at)]
+    if facts.empty_at is not None:
+        planned.append(Planned("empty", "", facts.empty_at))
+    return planned
+
+
+def local_date(at: datetime, zone: str) -> str:
+    return at.astimezone(ZoneInfo(zone)).date().isoformat()
+
+
+def next_overdue(facts: CycleFacts, after: datetime) -> Planned:
+    """The daily overdue repeat: the first reminder-hour instant after `after` (local clock)."""
+    zone = ZoneInfo(facts.zone)
+    day = after.astimezone(zone).date()
+    for ahead in range(3):
+        candidate = at_local_hour(day + timedelta(days=ahead), facts.reminder_hour, zone)
+        if candidate > after:
+            return Planned("overdue", local_date(candidate, facts.zone), candidate)
+    raise AssertionError("no reminder hour within three days")  # pragma: no cover
+
+
+def date_moved_earlier(old_due: datetime | None, new_due: datetime) -> bool:
+    return old_due is not None and old_due - new_due >= DATE_CHANGE_THRESHOLD
+
+
+def end_of_service_notices(end_of_service_at: datetime) -> list[Planned]:
+    return [
+        Planned("eos_90", "", end_of_service_at - timedelta(days=90)),
+        Planned("eos_30", "", end_of_service_at - timedelta(days=30)),
+    ]
+
+
+def collapse(due: list[tuple[object, str, datetime]]) -> tuple[object | None, list[object]]:
+    """Of several due messages for one recipient and cycle, (the one to send, the ones to skip).
+    Items are (key, kind, due_at)."""
+    if not due:
+        return None, []
+    keep = max(due, key=lambda item: (priority(item[1]), item[2]))
+    return keep[0], [item[0] for item in due if item is not keep]
