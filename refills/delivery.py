@@ -335,3 +335,37 @@ def oldest_due_age_seconds(now: datetime) -> float | None:
         .first()
     )
     return (now - oldest).total_seconds() if oldest else None
+
+
+def claim_now(ids: list[int], now: datetime) -> list[int]:
+    """Claim specific due rows at once (an emergency alert should not wait for the next tick).
+    Rows another worker or the tick already claimed are left alone."""
+    with transaction.atomic():
+        mine = list(
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=ids, status__in=UNSENT, next_attempt_at__lte=now)
+            .values_list("pk", flat=True)
+        )
+        if mine:
+            Delivery.objects.filter(pk__in=mine).update(
+                status=Delivery.Status.SENDING, lease_expires_at=now + LEASE, attempts=F("attempts") + 1
+            )
+    return mine
+
+
+def create_alerts(*, patient: Patient, scope: str, kind: str, people, due_at: datetime, payload: dict) -> list[int]:
+    """Alert rows (e.g. for an emergency check-in) through the same machinery as reminders.
+    Call inside the transaction that saves what the alert is about."""
+    rows = []
+    for person in people:
+        rows += _create(
+            patient=patient,
+            cycle=None,
+            kind=kind,
+            occasion="",
+            recipient=person,
+            due_at=due_at,
+            payload=payload,
+            scope=scope,
+        )
+    return [row.pk for row in rows]
