@@ -13,8 +13,8 @@ moves a predicted date earlier.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from fractions import Fraction
 from zoneinfo import ZoneInfo
@@ -59,11 +59,11 @@ class DoseProgram:
         if not self.flex_steps:
             return Decimal(self.daily_dose_mcg or 0)
         steps = sorted(self.flex_steps, key=lambda s: s.start_minute)
-        total = Decimal(0)
+        mcg_minutes_per_hour = Decimal(0)  # Σ rate × minutes, exact; divided by 60 once
         for i, step in enumerate(steps):
             end = steps[i + 1].start_minute if i + 1 < len(steps) else steps[0].start_minute + 1440
-            total += step.rate_mcg_per_hour * Decimal(end - step.start_minute) / 60
-        return total
+            mcg_minutes_per_hour += step.rate_mcg_per_hour * (end - step.start_minute)
+        return mcg_minutes_per_hour / 60
 
     @property
     def bolus_mcg_per_day(self) -> Decimal:
@@ -204,8 +204,9 @@ def _crossing(inputs: ForecastInputs, day: _Day, target_ml: Decimal) -> datetime
 
 def volume_at(inputs: ForecastInputs, at: datetime, day: _Day | None = None) -> Fraction:
     """The reservoir volume at an instant at or after t0 (not clamped)."""
+    inputs = _in_utc(inputs)
     day = day or _day(inputs)
-    elapsed = Fraction(int((at - inputs.t0).total_seconds()))
+    elapsed = Fraction(int((at.astimezone(UTC) - inputs.t0).total_seconds()))
     if elapsed <= 0:
         return Fraction(inputs.v0_ml)
     whole_days = math.floor(elapsed / DAY)
@@ -258,7 +259,20 @@ def _truncate(instant: datetime) -> datetime:
 REMINDER_LEAD = timedelta(days=7)
 
 
+def _in_utc(inputs: ForecastInputs) -> ForecastInputs:
+    """Elapsed-time arithmetic needs UTC: an instant given in a local zone would otherwise be
+    added to as wall-clock time (an hour off across a DST change)."""
+    return replace(
+        inputs,
+        t0=inputs.t0.astimezone(UTC),
+        last_fill_at=inputs.last_fill_at.astimezone(UTC),
+        now=inputs.now.astimezone(UTC),
+        alarms_reported_at=tuple(a.astimezone(UTC) for a in inputs.alarms_reported_at),
+    )
+
+
 def forecast(inputs: ForecastInputs) -> Forecast:
+    inputs = _in_utc(inputs)
     program = inputs.program
     day = _day(inputs)
     alarm_at = _crossing(inputs, day, inputs.alarm_volume_ml)
