@@ -11,6 +11,10 @@ class InviteCaregiverForm(forms.Form):
     relationship = forms.CharField(label=_("How they know the patient (optional)"), max_length=60, required=False)
 
 
+class InvitePatientForm(forms.Form):
+    email = forms.EmailField(label=_("The patient's e-mail address"))
+
+
 class AcceptInvitationForm(forms.Form):
     """A new log-in sets a password; someone who already has a log-in confirms theirs."""
 

@@ -10,6 +10,7 @@ urlpatterns = [
     path("patients/<int:patient_id>/", views.patient_detail, name="patient-detail"),
     path("patients/<int:patient_id>/contacts/", views.patient_contacts, name="patient-contacts"),
     path("patients/<int:patient_id>/caregivers/", views.caregivers, name="patient-caregivers"),
+    path("patients/<int:patient_id>/invite/", views.invite_patient, name="patient-invite"),
     path(
         "patients/<int:patient_id>/caregivers/<int:link_id>/revoke/",
         views.revoke_caregiver,

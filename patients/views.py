@@ -15,7 +15,14 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from . import audit, services
 from .access import can_manage_caregivers, get_visible_patient, is_clinic_staff, staff_clinics, visible_patients
-from .forms import AcceptInvitationForm, ClinicSettingsForm, InviteCaregiverForm, PatientContactsForm, PatientCreateForm
+from .forms import (
+    AcceptInvitationForm,
+    ClinicSettingsForm,
+    InviteCaregiverForm,
+    InvitePatientForm,
+    PatientContactsForm,
+    PatientCreateForm,
+)
 from .invitations import load_invitation
 from .models import AuditEvent, CaregiverLink, ClinicMembership, Invitation, User
 
@@ -127,6 +134,34 @@ def caregivers(request, patient_id):
         "patients/caregivers.html",
         {"patient": patient, "form": form, "links": links, "pending": [i for i in pending if i.state == "pending"]},
     )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def invite_patient(request, patient_id):
+    """Clinic staff invite the patient to a log-in of their own."""
+    patient = get_visible_patient(request.user, patient_id)
+    if not is_clinic_staff(request.user, patient):
+        raise Http404
+    form = InvitePatientForm(request.POST or None, initial={"email": patient.email})
+    if request.method == "POST" and form.is_valid():
+        try:
+            invitation = services.invite(
+                by=request.user,
+                patient=patient,
+                kind=Invitation.Kind.PATIENT,
+                email=form.cleaned_data["email"],
+                full_name=patient.full_name,
+            )
+        except ValidationError as error:
+            for field, errors in error.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(request, _("We sent an invitation to %(email)s.") % {"email": invitation.email})
+            return redirect("patient-detail", patient_id=patient.pk)
+    if request.method == "GET":
+        audit.record_staff_read(request, patient, "invite_patient")
+    return render(request, "patients/invite_patient.html", {"patient": patient, "form": form})
 
 
 @login_required

@@ -189,3 +189,30 @@ def test_caregiver_cannot_invite_other_caregivers(world):
         == 404
     )
     assert not Invitation.objects.exists()
+
+
+def test_staff_invite_a_patient_without_a_log_in(world, django_capture_on_commit_callbacks):
+    from patients.models import Patient
+
+    patient = Patient.objects.create(clinic=world.clinic, full_name="No Login Yet", time_zone="Europe/Paris")
+    staff = Client()
+    staff.force_login(world.staff)
+    assert staff.post(f"/patients/{patient.pk}/invite/", {"email": "nope"}).status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        assert staff.post(f"/patients/{patient.pk}/invite/", {"email": "self@example.org"}).status_code == 302
+    token = token_from_last_mail()
+    visitor = Client()
+    assert (
+        visitor.post(
+            f"/invite/{token}/", {"password1": "a long new secret 42", "password2": "a long new secret 42"}
+        ).status_code
+        == 302
+    )
+    patient.refresh_from_db()
+    assert patient.user.email == "self@example.org"
+    assert visitor.get("/").status_code == 200 and b"Your pump" in visitor.get("/").content
+    # A patient who has a log-in cannot be invited again; caregivers cannot invite patients.
+    assert staff.post(f"/patients/{patient.pk}/invite/", {"email": "x@example.org"}).status_code == 200
+    carer = Client()
+    carer.force_login(world.caregiver)
+    assert carer.get(f"/patients/{world.patient.pk}/invite/").status_code == 404
