@@ -108,3 +108,54 @@ def test_correction_replays_the_chain(pumped):
     assert second.event.discrepancy
     first.event.refresh_from_db()
     assert first.event.values["volume_ml"] == "20"  # never edited in place
+
+
+def test_any_input_change_recomputes_in_the_same_transaction(pumped):
+    from patients import services as patient_services
+    from patients.forms import ClinicSettingsForm
+
+    refill(pumped)
+    cycle = RefillCycle.objects.get(patient=pumped.patient, ended_at__isnull=True)
+    assert cycle.reminder_at == datetime(2026, 3, 30, 14, 0, tzinfo=UTC)  # 09:00 CDT
+
+    # The patient moves to Paris: the pump keeps its clock, the reminder follows the new zone.
+    patient_services.update_patient(by=pumped.staff, patient=pumped.patient, changes={"time_zone": "Europe/Paris"})
+    cycle.refresh_from_db()
+    assert cycle.refill_due_at == datetime(2026, 4, 6, 15, 0, tzinfo=UTC)
+    assert cycle.reminder_at == datetime(2026, 3, 30, 7, 0, tzinfo=UTC)  # 09:00 CEST
+
+    # The clinic moves its reminder hour to 07.
+    clinic = pumped.clinic
+    data = {
+        "name": clinic.name,
+        "phone": clinic.phone,
+        "after_hours_phone": clinic.after_hours_phone,
+        "emergency_number": "911",
+        "alert_email": clinic.alert_email,
+        "time_zone": clinic.time_zone,
+        "reminder_hour": "7",
+    }
+    form = ClinicSettingsForm(data, instance=clinic)
+    assert form.is_valid(), form.errors
+    patient_services.update_clinic(by=pumped.admin, clinic=clinic, form=form)
+    cycle.refresh_from_db()
+    assert cycle.reminder_at == datetime(2026, 3, 30, 5, 0, tzinfo=UTC)  # 07:00 CEST
+
+    # A raised alarm volume (4 mL): (20 − 4) / 0.5 = 32 days → 2 April 15:00Z.
+    services.save_profile(patient=pumped.patient, by=pumped.staff, values={"alarm_volume_ml": Decimal(4)})
+    cycle.refresh_from_db()
+    assert cycle.refill_due_at == datetime(2026, 4, 2, 15, 0, tzinfo=UTC)
+
+    # A shorter stability limit wins: 30 days from the refill.
+    services.save_profile(patient=pumped.patient, by=pumped.staff, values={"max_days_in_pump": 30})
+    cycle.refresh_from_db()
+    assert (cycle.refill_due_at, cycle.refill_due_reason) == (
+        datetime(2026, 3, 31, 15, 0, tzinfo=UTC),
+        "stability_limit",
+    )
+
+    # Not active: no forecast, no plan.
+    patient_services.update_patient(by=pumped.staff, patient=pumped.patient, changes={"status": "transferred"})
+    cycle.refresh_from_db()
+    assert cycle.refill_due_at is None and cycle.reminder_at is None
+    assert services.forecast_for(pumped.patient, T0 + timedelta(days=1)) is None
