@@ -7,17 +7,25 @@ from patients import urls as patient_urls
 from patients.api_urls import urlpatterns as patient_api
 from refills import urls as refill_urls
 from refills.api_urls import urlpatterns as refill_api
+from refills.plan_urls import api_urlpatterns as plan_api
+from refills.plan_urls import urlpatterns as plan_urls
 from refills.reminder_urls import api_urlpatterns as reminder_api
 from refills.reminder_urls import urlpatterns as reminder_urls
+from symptoms.api_urls import urlpatterns as symptom_api
 
 from .views import healthz
 
 api_v1 = [*patient_api, *refill_api, *reminder_api]
+api_v1 += plan_api
+api_v1 += symptom_api
 
 urlpatterns = [
     path("", include(refill_urls)),
     path("", include(reminder_urls)),
+    path("", include(plan_urls)),
     path("", include(patient_urls)),
+    path("", include("refills.preference_urls")),
+    path("", include("symptoms.urls")),
     path("accounts/login/", patient_urls.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/", include("django.contrib.auth.urls")),

@@ -9,6 +9,10 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 from patients.models import SchedulerHeartbeat
+from refills import delivery
+
+# A reminder due longer ago than this and still unsent means the sender is stuck or down.
+DELIVERY_MAX_AGE_SECONDS = 10 * 60
 
 
 def _database() -> dict:
@@ -46,8 +50,18 @@ def _scheduler() -> dict:
     return {"ok": age <= settings.SCHEDULER_TICK_MAX_AGE_SECONDS, "last_tick_age_seconds": round(age)}
 
 
+def _deliveries() -> dict:
+    try:
+        age = delivery.oldest_due_age_seconds(timezone.now())
+    except Exception as exc:
+        return {"ok": False, "oldest_due_unsent_age_seconds": None, "error": type(exc).__name__}
+    if age is None:
+        return {"ok": True, "oldest_due_unsent_age_seconds": None}
+    return {"ok": age < DELIVERY_MAX_AGE_SECONDS, "oldest_due_unsent_age_seconds": round(age)}
+
+
 @never_cache
 def healthz(request):
-    checks = {"database": _database(), "redis": _broker(), "scheduler": _scheduler()}
+    checks = {"database": _database(), "redis": _broker(), "scheduler": _scheduler(), "deliveries": _deliveries()}
     healthy = all(c["ok"] for c in checks.values())
     return JsonResponse({"status": "ok" if healthy else "fail", **checks}, status=200 if healthy else 503)

@@ -5,7 +5,6 @@ import time
 
 from django.conf import settings
 from django.contrib.auth import logout
-from django.contrib.auth.views import redirect_to_login
 
 from .access import is_clinic_staff
 
@@ -33,8 +32,8 @@ class SessionTimeoutMiddleware:
             if idle > session[IDLE_LIMIT] or total > settings.SESSION_ABSOLUTE_HOURS * 3600:
                 logout(request)
                 request.session["signed_out_reason"] = "timeout"
-                if request.path.startswith("/api/"):
-                    return self.get_response(request)  # DRF then answers 401
-                return redirect_to_login(request.get_full_path())
+                # Carry on as a signed-out visitor: pages that need a log-in send them to it (which
+                # says why), the API answers 401, and a check-in posted now still gets its guidance.
+                return self.get_response(request)
             session[LAST_SEEN] = now
         return self.get_response(request)

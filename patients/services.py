@@ -34,6 +34,9 @@ def update_patient(*, by: User, patient: Patient, changes: dict) -> Patient:
     """Apply already-permitted changes (the caller checks which fields this user may change)."""
     if not changes:
         return patient
+    if "phone" in changes and changes["phone"] != patient.phone:
+        # A new number is unchecked, and an old STOP came from the old number.
+        changes = {**changes, "phone_verified_at": None, "sms_opted_out_at": None}
     with transaction.atomic():
         for field, value in changes.items():
             setattr(patient, field, value)

@@ -27,6 +27,14 @@ SUBJECTS = {
     "eos_30": "Pump battery replacement is close",
     "test": "Test message from IBT Companion",
     "nobody_alert": "IBT Companion",
+    # Check-in alerts (symptoms.services): no symptoms, no names.
+    "alert_emergency": "Urgent: check on someone you care for",
+    "alert_call_clinic": "Please check on someone you care for",
+}
+# What the clinic's alert address reads instead, for the kinds that differ.
+CLINIC_SUBJECTS = {
+    "alert_emergency": "Urgent: emergency check-in (patient #{patient_id})",
+    "alert_call_clinic": "Check-in: call the patient (patient #{patient_id})",
 }
 
 
@@ -38,6 +46,18 @@ def date_in_words(at: datetime, zone: str) -> str:
 def days_left(at: datetime, zone: str, now: datetime) -> int:
     tz = ZoneInfo(zone)
     return (at.astimezone(tz).date() - now.astimezone(tz).date()).days
+
+
+def alert_facts(payload: dict, zone: str, now: datetime) -> dict:
+    """A check-in alert's time on the recipient's clock ("14:05", and the day when not today)."""
+    observed = datetime.fromisoformat(payload["observed_at"]).astimezone(ZoneInfo(zone))
+    today = now.astimezone(ZoneInfo(zone)).date()
+    return {
+        "alert": True,
+        "observed_time": f"{observed:%H:%M}",
+        "observed_day": "" if observed.date() == today else f" on {date_in_words(observed, zone)}",
+        "logged_by_role": payload.get("logged_by_role", ""),
+    }
 
 
 def render(delivery, recipient, now: datetime) -> Message:
@@ -71,8 +91,12 @@ def render(delivery, recipient, now: datetime) -> Message:
             attachments = (("refill.ics", calendar.cycle_ics(cycle), "text/calendar"),)
     if delivery.kind.startswith("eos_"):
         context["end_of_service"] = delivery.payload.get("end_of_service_date", "")
+    if delivery.kind.startswith("alert_"):
+        context.update(alert_facts(delivery.payload, zone, now))
+        link = settings.SITE_URL.rstrip("/") + delivery.payload["path"] if delivery.payload.get("path") else ""
     context["link"] = link
-    subject = SUBJECTS.get(delivery.kind, "IBT Companion").format(patient_id=patient.pk)
+    subject_template = CLINIC_SUBJECTS.get(delivery.kind) if recipient.role == "clinic" else None
+    subject = (subject_template or SUBJECTS.get(delivery.kind, "IBT Companion")).format(patient_id=patient.pk)
     return Message(
         subject=subject,
         text=render_to_string("emails/reminder.txt", context),

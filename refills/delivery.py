@@ -14,7 +14,7 @@ import logging
 import random
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -22,6 +22,7 @@ from patients import services as patient_services
 from patients.models import Patient, QueueItem
 
 from . import channels, content, recipients, reminders
+from .forecast import latest_at_hour_before
 from .models import Acknowledgement, Delivery, RefillCycle
 
 log = logging.getLogger(__name__)
@@ -194,38 +195,45 @@ def _open_overdue(now: datetime) -> None:
         .filter(patient__status=Patient.Status.ACTIVE)
     )
     for cycle in overdue:
-        patient = cycle.patient
+        # Each cycle in its own savepoint: one that raises must not stop every reminder.
+        try:
+            with transaction.atomic():
+                _open_overdue_cycle(cycle, now)
+        except IntegrityError:  # a second scheduler opened the same item first; it is done
+            log.warning("overdue cycle %s: opened by a concurrent tick", cycle.pk)
+        except Exception:  # a poison cycle (e.g. an unreadable zone): skip it, log it
+            log.exception("overdue cycle %s skipped in this tick", cycle.pk)
+
+
+def _open_overdue_cycle(cycle: RefillCycle, now: datetime) -> None:
+    patient = cycle.patient
+    patient_services.open_queue_item(
+        patient=patient, kind="overdue", tier=QueueItem.Tier.OVERDUE, source=f"cycle:{cycle.pk}", now=now
+    )
+    if cycle.empty_at is not None and cycle.empty_at <= now:
         patient_services.open_queue_item(
-            patient=patient, kind="overdue", tier=QueueItem.Tier.OVERDUE, source=f"cycle:{cycle.pk}", now=now
+            patient=patient, kind="predicted_empty", tier=QueueItem.Tier.DEVICE, source=f"cycle:{cycle.pk}", now=now
         )
-        if cycle.empty_at is not None and cycle.empty_at <= now:
-            patient_services.open_queue_item(
-                patient=patient, kind="predicted_empty", tier=QueueItem.Tier.DEVICE, source=f"cycle:{cycle.pk}", now=now
+    # The daily repeat is the latest reminder hour on the patient's clock at or before now (not
+    # the first one after now - 24 h, which on a 23-hour DST day is yesterday's, an hour late).
+    repeat_at = latest_at_hour_before(now, patient.clinic.reminder_hour, patient.time_zone)
+    if cycle.refill_due_at < repeat_at:
+        for person in recipients.people(patient):
+            _create(
+                patient=patient,
+                cycle=cycle,
+                kind="overdue",
+                occasion=reminders.local_date(repeat_at, patient.time_zone),
+                recipient=person,
+                due_at=repeat_at,
             )
-        facts = reminders.CycleFacts(
-            cycle.refill_due_at,
-            cycle.empty_at,
-            cycle.appointment_at is not None,
-            patient.clinic.reminder_hour,
-            patient.time_zone,
-        )
-        repeat = reminders.next_overdue(facts, now - timedelta(days=1))
-        if cycle.refill_due_at < repeat.due_at <= now:
-            for person in recipients.people(patient):
-                _create(
-                    patient=patient,
-                    cycle=cycle,
-                    kind="overdue",
-                    occasion=repeat.occasion,
-                    recipient=person,
-                    due_at=repeat.due_at,
-                )
 
 
 def _collapse(now: datetime) -> None:
-    """After downtime each recipient gets one current message per cycle, not a burst."""
+    """After downtime each recipient gets one current message per cycle, not a burst. A row that
+    failed before the downtime is as stale as one never tried."""
     due = list(
-        Delivery.objects.filter(status__in=UNSENT, next_attempt_at__lte=now, cycle__isnull=False, attempts=0)
+        Delivery.objects.filter(status__in=UNSENT, next_attempt_at__lte=now, cycle__isnull=False)
         .exclude(kind="overdue_clinic")
         .values_list("pk", "cycle_id", "recipient", "channel", "kind", "due_at")
     )

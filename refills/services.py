@@ -8,7 +8,7 @@ RefillCycle, with the derived columns of every event, in the same transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -22,7 +22,7 @@ from patients.models import AuditEvent, Patient, QueueItem, User
 
 from . import catalog, chain, delivery
 from .events import EventContext, EventError, EventValues, check_time, parse_event, values_to_json
-from .forecast import Forecast, ForecastInputs, forecast
+from .forecast import Forecast, ForecastInputs, at_local_hour, forecast
 from .models import PumpEvent, PumpProfile, RefillCycle
 from .programs import parse_program, program_to_dict
 
@@ -193,6 +193,8 @@ def record_event(
             )
         audit.record(by, AuditEvent.Action.CREATE, f"pump_event_{kind}", [patient])
         result = recompute(patient, now=now)
+        if kind == PumpEvent.Kind.PUMP_REPLACED:
+            delivery.plan_end_of_service(patient, end_of_service_at(patient, profile), now)
         event.refresh_from_db()
         outcome = next((o for o in result.outcomes if o.key == (corrects.pk if corrects else event.pk)), None)
         return Recorded(event=event, outcome=outcome, forecast=forecast(result.inputs) if result.inputs else None)
@@ -341,7 +343,62 @@ def save_profile(*, patient: Patient, by: User, values: dict) -> PumpProfile:
         profile.save()
         audit.record(by, AuditEvent.Action.UPDATE, "pump_profile", [patient])
         recompute(patient)
+        delivery.plan_end_of_service(patient, end_of_service_at(patient, profile), truncate(timezone.now()))
     return profile
+
+
+def end_of_service_at(patient: Patient, profile: PumpProfile) -> datetime | None:
+    """The end-of-service date at the clinic's reminder hour on the patient's clock."""
+    day = profile.end_of_service_date
+    return at_local_hour(day, patient.clinic.reminder_hour, ZoneInfo(patient.time_zone)) if day else None
+
+
+# --- The booked refill appointment -----------------------------------------------------------
+
+APPOINTMENT_AFTER_DUE = "This appointment is after the refill due date: the pump may alarm or run low first."
+APPOINTMENT_MAX_AHEAD = timedelta(days=365)
+
+
+@dataclass
+class Booked:
+    cycle: RefillCycle
+    warning: str = ""  # shown to staff; the appointment is saved anyway
+
+
+def _conflict(message: str) -> ValidationError:
+    """A request that does not fit the record as it stands (the API answers 409)."""
+    return ValidationError({"appointment_at": ValidationError(message, code="conflict")})
+
+
+def book_appointment(patient: Patient, at: datetime | None, by: User, *, now: datetime | None = None) -> Booked:
+    """Record the booked refill appointment of the open cycle (at=None clears it), raise the
+    calendar SEQUENCE and re-plan the reminders (no "book your refill" step while one is booked),
+    in one transaction."""
+    now = truncate(now or timezone.now())
+    with transaction.atomic():
+        patient = Patient.objects.select_for_update().select_related("clinic").get(pk=patient.pk)
+        cycle = RefillCycle.objects.select_for_update().filter(patient=patient, ended_at__isnull=True).first()
+        if not patient.is_active:
+            status = patient.get_status_display().lower()
+            raise _conflict(f"This patient is {status}: there are no refill appointments.")
+        if cycle is None or not cycle.has_forecast:
+            raise _conflict("There is no refill date yet, so there is nothing to book. Record a refill first.")
+        if at is not None:
+            if timezone.is_naive(at):
+                raise ValidationError({"appointment_at": ["Give the time zone of the appointment time."]})
+            if at < now:
+                raise ValidationError({"appointment_at": ["The appointment cannot be in the past."]})
+            if at > now + APPOINTMENT_MAX_AHEAD:
+                raise ValidationError({"appointment_at": ["The appointment must be within a year from now."]})
+            at = truncate(at)
+        cycle.appointment_at = at
+        cycle.sequence += 1
+        cycle.save(update_fields=["appointment_at", "sequence"])
+        delivery.plan_cycle(cycle, patient, now)
+        action = AuditEvent.Action.UPDATE if at is not None else AuditEvent.Action.DELETE
+        audit.record(by, action, "refill_appointment", [patient])
+    warning = APPOINTMENT_AFTER_DUE if at is not None and at > cycle.refill_due_at else ""
+    return Booked(cycle=cycle, warning=warning)
 
 
 def on_forecast_inputs_changed(sender, patient=None, clinic=None, **kwargs):

@@ -260,3 +260,45 @@ def clinic_phone_now(
         if isinstance(opens, str) and isinstance(closes, str) and opens <= clock < closes:
             return phone
     return after_hours_phone
+
+
+# --- When the clinic is not known -----------------------------------------------------------------
+
+_NO_CLINIC = "\x00clinic\x00"  # stands in for {phone} while the page is filled, then reworded
+_NO_CLINIC_WORDS = (
+    (f"Call {_NO_CLINIC} now", "Call your pump clinic now"),
+    (f"Your clinic: {_NO_CLINIC}", "Your clinic’s number is on your pump card"),
+    (f" at {_NO_CLINIC}", ""),
+    (_NO_CLINIC, "your pump clinic"),
+)
+NO_CLINIC_NUMBER_HINT = "Their number is on your pump card."
+
+
+def _without_clinic(text: str) -> str:
+    for old, new in _NO_CLINIC_WORDS:
+        text = text.replace(old, new)
+    return text
+
+
+def fill_page_no_clinic(level: str, emergency_number: str, *, pump_data_checked: bool = False) -> Page:
+    """The page for someone whose clinic is not known (the public checker, or a check-in posted
+    after the session ended): nothing was saved, so the clinic has not been told, and there is
+    no clinic number to dial. `call_number` is empty: show `call_label` as text, not as a link."""
+    page = fill_page(
+        level,
+        {"emergency_number": emergency_number, "phone": _NO_CLINIC},
+        clinic_told=False,
+        pump_data_checked=pump_data_checked,
+    )
+    lead = tuple(_without_clinic(p) for p in page.lead)
+    if level == CALL_CLINIC:
+        lead = (NO_CLINIC_NUMBER_HINT, *lead)
+    return replace(
+        page,
+        title=_without_clinic(page.title),
+        call_label=_without_clinic(page.call_label),
+        call_number=emergency_number if page.call_number == emergency_number else "",
+        lead=lead,
+        sections=tuple(Section(s.heading, tuple(_without_clinic(p) for p in s.paragraphs)) for s in page.sections),
+        staff_script=_without_clinic(page.staff_script),
+    )

@@ -1,11 +1,15 @@
 """The embedded run, for real: `python -m ibt_companion.launcher` with no DATABASE_URL and no
 REDIS_URL migrates SQLite, seeds the demo, serves the log-in page, lets the demo patient log
-in, and stops the web server, the worker and beat cleanly on Ctrl-C.
+in, sends the first due reminder through beat, the worker and the file-based e-mail backend,
+and stops the web server, the worker and beat cleanly on Ctrl-C.
 
 No Django model is imported here: the launcher is a separate process with its own database.
 """
 
+import email
+import email.policy
 import http.cookiejar
+import json
 import os
 import re
 import signal
@@ -21,6 +25,8 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 START_TIMEOUT_SECONDS = 90
 STOP_TIMEOUT_SECONDS = 20
+# Beat runs the reminder tick every 60 s, the first one 60 s after it starts.
+MAIL_TIMEOUT_SECONDS = 120
 PATIENT_EMAIL = "pat@riverside.example"
 PATIENT_PASSWORD = "demo-patient-2026"
 
@@ -73,6 +79,32 @@ def log_in_as_patient(base_url: str) -> tuple[int, str]:
         return response.status, response.read().decode()
 
 
+def sent_messages(mail_dir: Path) -> list[email.message.EmailMessage]:
+    """The messages the file-based e-mail backend wrote: one file per connection, each message
+    followed by a line of 79 dashes."""
+    messages = []
+    for path in sorted(mail_dir.glob("*.log")):
+        for chunk in path.read_bytes().split(b"\n" + b"-" * 79 + b"\n"):
+            if chunk.strip():
+                messages.append(email.message_from_bytes(chunk.lstrip(), policy=email.policy.default))
+    return messages
+
+
+def wait_for_sent_mail(launcher: subprocess.Popen, log: Path, mail_dir: Path) -> list[email.message.EmailMessage]:
+    """Pat's refill is due within a week, so the first tick finds the 7-day step due (the
+    earlier one is superseded) and the worker sends it."""
+    deadline = time.monotonic() + MAIL_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if launcher.poll() is not None:
+            raise AssertionError(f"launcher exited early with {launcher.returncode}:\n{log.read_text()}")
+        if mail_dir.is_dir():
+            messages = [m for m in sent_messages(mail_dir) if m["Subject"]]
+            if messages:
+                return messages
+        time.sleep(1)
+    raise AssertionError(f"no reminder e-mail in {mail_dir} within {MAIL_TIMEOUT_SECONDS} s:\n{log.read_text()}")
+
+
 def test_launcher_runs_everything_and_stops_on_ctrl_c(tmp_path):
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
@@ -104,6 +136,19 @@ def test_launcher_runs_everything_and_stops_on_ctrl_c(tmp_path):
         status, home = log_in_as_patient(base_url)
         assert status == 200
         assert "Pat Rivera" in home or "Log out" in home, home[:2000]
+
+        messages = wait_for_sent_mail(launcher, log, tmp_path / "var" / "sent-mail")
+        reminder = next((m for m in messages if m["To"] == PATIENT_EMAIL), messages[0])
+        assert reminder["Subject"].startswith("Pump refill"), reminder["Subject"]
+        assert reminder["Message-ID"].startswith("<delivery-")
+        text = reminder.get_body(preferencelist=("plain",)).get_content()
+        assert f"{base_url}/r/ack/" in text, text  # the acknowledgement link points at this server
+        try:
+            with urllib.request.urlopen(f"{base_url}/healthz", timeout=10) as response:
+                health = json.load(response)
+        except urllib.error.HTTPError as error:  # 503 names the failing check; only ours matters here
+            health = json.load(error)
+        assert health["deliveries"]["ok"] is True, health
 
         launcher.send_signal(signal.SIGINT)
         assert launcher.wait(timeout=STOP_TIMEOUT_SECONDS) == 0, log.read_text()

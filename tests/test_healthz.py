@@ -25,6 +25,9 @@ from django.utils import timezone
 from ibt_companion.celery import app as celery_app
 from patients.models import SchedulerHeartbeat
 from patients.tasks import heartbeat
+from refills.models import Delivery
+
+from .factories import PatientFactory
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -105,6 +108,57 @@ def test_unreachable_redis_is_unhealthy_and_answers_quickly(client, settings):
     assert body["database"]["ok"] is True
     assert body["scheduler"]["ok"] is True
     assert elapsed < 5, f"/healthz took {elapsed:.1f}s with Redis down"
+
+
+# --- Reminder deliveries -------------------------------------------------------------------
+
+
+def due_delivery(minutes_ago: float, status: str = "pending") -> Delivery:
+    due = timezone.now() - timedelta(minutes=minutes_ago)
+    return Delivery.objects.create(
+        key=f"healthz:{uuid.uuid4().hex}",
+        patient=PatientFactory(),
+        kind="step_7",
+        recipient="clinic:0",
+        channel="email",
+        due_at=due,
+        next_attempt_at=due,
+        status=status,
+    )
+
+
+@pytest.mark.django_db
+def test_no_due_deliveries_is_healthy(client):
+    fresh_beat()
+    due_delivery(-5)  # due in five minutes: not late
+    due_delivery(60, status="sent")
+    body = client.get("/healthz").json()
+    assert body["deliveries"] == {"ok": True, "oldest_due_unsent_age_seconds": None}
+
+
+@pytest.mark.django_db
+def test_a_delivery_due_minutes_ago_is_healthy(client):
+    fresh_beat()
+    due_delivery(9)
+    response = client.get("/healthz")
+    assert response.status_code == 200, response.json()
+    assert response.json()["deliveries"]["ok"] is True
+    assert 535 <= response.json()["deliveries"]["oldest_due_unsent_age_seconds"] <= 545
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("status", ["pending", "failed"])
+def test_a_delivery_unsent_for_ten_minutes_is_unhealthy(client, status):
+    fresh_beat()
+    due_delivery(2)
+    due_delivery(10, status=status)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "fail"
+    assert body["deliveries"]["ok"] is False
+    assert 600 <= body["deliveries"]["oldest_due_unsent_age_seconds"] <= 605
+    assert body["scheduler"]["ok"] is True  # only the deliveries are at fault
 
 
 # --- A real worker -----------------------------------------------------------------------

@@ -31,6 +31,28 @@ NON_PATIENT_ROUTES = {
     "healthz": "operations probe, no patient data",
     "r/ack/<str:token>/": "signed token bound to (cycle, recipient) (tests/refills/test_reminders.py)",
     "api/v1/reminders/ack/<str:token>/": "signed token bound to (cycle, recipient)",
+    "calendar/<str:token>.ics": "signed token naming one patient: a private feed link, no names or doses"
+    " (tests/refills/test_reminder_views.py)",
+    "account/notifications/": "the logged-in person's own choices only; takes no id",
+    "account/notifications/phone/send-code/": "texts a code to the logged-in person's own saved number",
+    "account/notifications/phone/verify/": "checks the code kept in the logged-in person's own session",
+    "account/notifications/texts-on/": "clears the STOP of the logged-in person's own records only",
+    "account/notifications/test/": "a test message to the logged-in person only",
+    "inbox/": "the logged-in person's own inbox messages only",
+    "inbox/read-all/": "marks the logged-in person's own messages only",
+    "inbox/<int:message_id>/": "the person's own message, else 404 (tests/refills/test_preferences.py)",
+    "sms/inbound/": "SMS provider only: shared secret SMS_INBOUND_TOKEN, refused when unset",
+    "checkins/<int:checkin_id>/": "a check-in looked up through access.visible_patients, else 404"
+    " (tests/symptoms/test_checkin_pages.py)",
+    "emergency-check/": "public symptom checker: no log-in, no patient data, saves nothing",
+    "api/v1/symptoms/": "public symptom catalog, no patient data",
+    "api/v1/triage/": "public triage that saves nothing; an optional patient id goes through"
+    " access.get_visible_patient, else 404 (tests/symptoms/test_checkin_api.py)",
+}
+# Patient routes that answer an anonymous POST on purpose, and why.
+ANONYMOUS_POST_ANSWERED = {
+    "patients/<int:patient_id>/checkin/": "a check-in posted after the session ended still shows its guidance"
+    " (SPEC §6); it looks up no patient, shows no patient data and saves nothing",
 }
 NON_PATIENT_PREFIXES = ("admin/", "accounts/", "static/", "api/schema", "api/docs")
 
@@ -161,6 +183,10 @@ def test_anonymous_is_sent_to_log_in_or_gets_401(world):
             before = snapshot()
             response = send(client, method, url)
             assert snapshot() == before
+            if method == "post" and route in ANONYMOUS_POST_ANSWERED:
+                assert response.status_code == 200, f"POST {url}"
+                assert world.patient.full_name not in response.content.decode()
+                continue
             if url.startswith("/api/"):
                 assert response.status_code == 401, f"{method.upper()} {url}"
             else:

@@ -1,0 +1,386 @@
+"""The reminder plan as people see it (SPEC §5): the staff page of a patient's plan and
+deliveries, the booked refill appointment, and the private calendar feed.
+
+Thin: the patient comes from patients.access (anything else is a 404), writes go through
+refills.services. `reminder_plan` is the one reader of a plan; the API (plan_api.py) uses it
+too, so the page and the API can never disagree about what is planned or who may see a row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+from django.views.decorators.http import require_GET, require_http_methods, require_safe
+
+from patients import audit
+from patients.access import get_visible_patient
+from patients.models import Patient
+
+from . import calendar, recipients, services
+from .delivery import UNSENT
+from .forms import DateInput, ServiceErrorsMixin
+from .models import Acknowledgement, Delivery, RefillCycle
+from .views import _staff_patient
+
+PAGE_SIZE = 100
+FEED_SALT = "refills.calendar"
+FEED_KEEPS_ENDED_CYCLES = timedelta(days=180)
+EOS_KINDS = ("eos_90", "eos_30")
+
+KIND_LABELS = {
+    "step_14": gettext_lazy("Book your refill (14 days before)"),
+    "step_7": gettext_lazy("Refill due in about a week (7 days before)"),
+    "step_3": gettext_lazy("Refill due in 3 days"),
+    "step_1": gettext_lazy("Refill due tomorrow (1 day before)"),
+    "overdue": gettext_lazy("Refill overdue: call your clinic today"),
+    "overdue_clinic": gettext_lazy("Overdue alert to the clinic"),
+    "empty": gettext_lazy("Pump may be empty: warning signs"),
+    "date_changed": gettext_lazy("The refill date changed"),
+    "eos_90": gettext_lazy("Battery replacement: 90 days before end of service"),
+    "eos_30": gettext_lazy("Battery replacement: 30 days before end of service"),
+}
+STATUS_WORDS = {
+    Delivery.Status.PENDING: gettext_lazy("Waiting to be sent"),
+    Delivery.Status.SENDING: gettext_lazy("Being sent now"),
+    Delivery.Status.SENT: gettext_lazy("Sent"),
+    Delivery.Status.SKIPPED: gettext_lazy("Not sent: no longer needed"),
+    Delivery.Status.FAILED: gettext_lazy("Not sent yet: will try again"),
+    Delivery.Status.DEAD: gettext_lazy("Could not be sent"),
+}
+STATUS_SHORT = {
+    Delivery.Status.PENDING: gettext_lazy("waiting"),
+    Delivery.Status.SENDING: gettext_lazy("being sent"),
+    Delivery.Status.SENT: gettext_lazy("sent"),
+    Delivery.Status.SKIPPED: gettext_lazy("not needed"),
+    Delivery.Status.FAILED: gettext_lazy("will try again"),
+    Delivery.Status.DEAD: gettext_lazy("could not be sent"),
+}
+CHANNEL_WORDS = {
+    Delivery.Channel.EMAIL: gettext_lazy("E-mail"),
+    Delivery.Channel.SMS: gettext_lazy("Text message"),
+    Delivery.Channel.INBOX: gettext_lazy("Message in the app"),
+}
+ROLE_WORDS = {
+    "patient": gettext_lazy("Patient"),
+    "caregiver": gettext_lazy("Caregiver"),
+    "clinic": gettext_lazy("Clinic"),
+    "former": gettext_lazy("Former caregiver"),
+}
+
+
+def kind_label(kind: str) -> str:
+    if kind in KIND_LABELS:
+        return str(KIND_LABELS[kind])
+    if kind.startswith("step_") and kind[5:].isdigit():  # a clinic's own step
+        days = int(kind[5:])
+        return ngettext("Refill due in %(n)d day", "Refill due in %(n)d days", days) % {"n": days}
+    return kind
+
+
+# --- Reading a plan (the API uses this too) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Addressee:
+    key: str  # user:<id>, patient:<id> or clinic:<id>
+    role: str  # patient | caregiver | clinic | former
+    name: str
+
+    @property
+    def role_words(self) -> str:
+        return str(ROLE_WORDS.get(self.role, self.role))
+
+
+@dataclass(frozen=True)
+class PlanLine:
+    """One message of the plan: a kind at an instant, with how its rows stand."""
+
+    kind: str
+    occasion: str
+    due_at: datetime
+    statuses: dict[str, int]
+
+    @property
+    def label(self) -> str:
+        return kind_label(self.kind)
+
+    @property
+    def status_words(self) -> str:
+        return ", ".join(f"{n} {STATUS_SHORT.get(status, status)}" for status, n in sorted(self.statuses.items()))
+
+
+@dataclass(frozen=True)
+class DeliveryLine:
+    row: Delivery
+    to: Addressee
+
+    @property
+    def label(self) -> str:
+        return kind_label(self.row.kind)
+
+    @property
+    def channel_words(self) -> str:
+        return str(CHANNEL_WORDS.get(self.row.channel, self.row.channel))
+
+    @property
+    def status_words(self) -> str:
+        return str(STATUS_WORDS.get(self.row.status, self.row.status))
+
+    @property
+    def next_attempt_at(self) -> datetime | None:
+        return self.row.next_attempt_at if self.row.status in UNSENT else None
+
+
+@dataclass(frozen=True)
+class AckLine:
+    ack: Acknowledgement
+    by: Addressee
+
+
+@dataclass
+class ReminderPlan:
+    patient: Patient
+    cycle: RefillCycle | None
+    lines: list[PlanLine]  # the open cycle's messages, by due instant
+    end_of_service: list[PlanLine]
+    acknowledged: bool  # by anyone: the 14- and 3-day steps are cancelled for everyone
+    acknowledgements: list[AckLine]
+    deliveries: QuerySet  # every row this viewer may see, ordered; paginate it
+    addressees: dict[str, Addressee] = field(default_factory=dict)
+
+    @property
+    def appointment_warning(self) -> str:
+        return appointment_warning(self.cycle)
+
+    def addressee(self, row: Delivery) -> Addressee:
+        known = self.addressees.get(row.recipient)
+        if known is not None:
+            return known
+        if row.recipient_user is not None:  # a caregiver whose link has since been revoked
+            return Addressee(row.recipient, "former", row.recipient_user.full_name)
+        return Addressee(row.recipient, "", row.recipient)
+
+    def delivery_lines(self, rows) -> list[DeliveryLine]:
+        return [DeliveryLine(row, self.addressee(row)) for row in rows]
+
+
+def appointment_warning(cycle: RefillCycle | None) -> str:
+    """The warning of services.book_appointment, for an appointment already booked."""
+    if cycle is None or cycle.appointment_at is None or cycle.refill_due_at is None:
+        return ""
+    return services.APPOINTMENT_AFTER_DUE if cycle.appointment_at > cycle.refill_due_at else ""
+
+
+def _addressees(patient: Patient) -> dict[str, Addressee]:
+    everyone = [*recipients.people(patient), recipients.for_clinic(patient.clinic)]
+    return {r.key: Addressee(r.key, r.role, r.name) for r in everyone}
+
+
+def _plan_lines(rows: QuerySet) -> list[PlanLine]:
+    grouped: dict[tuple, dict[str, int]] = {}
+    for item in rows.order_by().values("kind", "occasion", "due_at", "status").annotate(n=Count("pk")):
+        statuses = grouped.setdefault((item["kind"], item["occasion"], item["due_at"]), {})
+        statuses[item["status"]] = item["n"]
+    lines = [PlanLine(kind, occasion, due_at, statuses) for (kind, occasion, due_at), statuses in grouped.items()]
+    return sorted(lines, key=lambda line: (line.due_at, line.kind))
+
+
+def reminder_plan(patient: Patient, *, only_recipient: str | None = None) -> ReminderPlan:
+    """The open cycle's plan, its deliveries, acknowledgements and the end-of-service notices.
+    Staff see every row; pass only_recipient ("user:<id>") for a patient or caregiver, who see
+    only their own rows. A constant number of queries, however many rows there are."""
+    cycle = RefillCycle.objects.filter(patient=patient, ended_at__isnull=True).first()
+    scope = Q(cycle__isnull=True, kind__in=EOS_KINDS)
+    if cycle is not None:
+        scope |= Q(cycle=cycle)
+    rows = Delivery.objects.filter(scope, patient=patient)
+    if only_recipient is not None:
+        rows = rows.filter(recipient=only_recipient)
+    lines = _plan_lines(rows)
+    acks = list(Acknowledgement.objects.filter(cycle=cycle).order_by("acknowledged_at")) if cycle else []
+    addressees = _addressees(patient)
+    plan = ReminderPlan(
+        patient=patient,
+        cycle=cycle,
+        lines=[line for line in lines if line.kind not in EOS_KINDS],
+        end_of_service=[line for line in lines if line.kind in EOS_KINDS],
+        acknowledged=bool(acks),
+        acknowledgements=[],
+        deliveries=rows.select_related("recipient_user").order_by("due_at", "kind", "recipient", "channel", "pk"),
+        addressees=addressees,
+    )
+    plan.acknowledgements = [
+        AckLine(ack, addressees.get(ack.recipient) or Addressee(ack.recipient, "former", ""))
+        for ack in acks
+        if only_recipient is None or ack.recipient == only_recipient
+    ]
+    return plan
+
+
+# --- The private calendar feed ----------------------------------------------------------------
+
+
+def feed_token(patient: Patient) -> str:
+    """Signed and deterministic: the same link every time the page shows it."""
+    return signing.Signer(salt=FEED_SALT).sign_object({"p": patient.pk})
+
+
+def feed_patient(token: str) -> Patient | None:
+    try:
+        payload = signing.Signer(salt=FEED_SALT).unsign_object(token)
+    except (signing.BadSignature, ValueError, TypeError):
+        return None
+    patient_id = payload.get("p") if isinstance(payload, dict) else None
+    if not isinstance(patient_id, int):
+        return None
+    return Patient.objects.filter(pk=patient_id).first()
+
+
+def feed_url(patient: Patient) -> str:
+    return settings.SITE_URL.rstrip("/") + reverse("calendar-feed", args=[feed_token(patient)])
+
+
+@require_safe
+def calendar_feed(request, token):
+    """Anyone with the link gets the refill dates: no log-in (calendar apps have none), so the
+    events carry no names or doses."""
+    patient = feed_patient(token)
+    if patient is None:
+        raise Http404("No such calendar.")
+    recent = timezone.now() - FEED_KEEPS_ENDED_CYCLES
+    cycles = RefillCycle.objects.filter(patient=patient).filter(Q(ended_at__isnull=True) | Q(ended_at__gte=recent))
+    response = HttpResponse(
+        calendar.feed_ics(cycles.order_by("started_at")), content_type="text/calendar; charset=utf-8"
+    )
+    response["Content-Disposition"] = 'inline; filename="pump-refills.ics"'
+    response["Cache-Control"] = "private, no-cache"
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+@login_required
+@require_GET
+def calendar_link(request, patient_id):
+    """The patient's private calendar link, for the patient, their caregivers and staff."""
+    patient = get_visible_patient(request.user, patient_id)
+    audit.record_staff_read(request, patient, "calendar_link")
+    url = feed_url(patient)
+    webcal = "webcal://" + url.split("://", 1)[-1]
+    return render(request, "refills/plan_calendar.html", {"patient": patient, "url": url, "webcal": webcal})
+
+
+# --- The staff page of the plan ----------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def reminder_plan_page(request, patient_id):
+    patient = _staff_patient(request, patient_id)
+    audit.record_staff_read(request, patient, "reminders")
+    plan = reminder_plan(patient)
+    page = Paginator(plan.deliveries, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "refills/plan.html",
+        {"patient": patient, "plan": plan, "page": page, "rows": plan.delivery_lines(page)},
+    )
+
+
+# --- The booked refill appointment -----------------------------------------------------------
+
+
+def local_instant(day, clock, zone: str) -> datetime | None:
+    """The instant a wall clock in `zone` shows day + clock; None when the clocks skip it.
+    A time that happens twice (clocks go back) is the first of the two."""
+    tz = ZoneInfo(zone)
+    wall = datetime.combine(day, clock).replace(second=0, microsecond=0)
+    instant = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    return instant if instant.astimezone(tz).replace(tzinfo=None) == wall else None
+
+
+class TimeOfDayInput(forms.TimeInput):
+    input_type = "time"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, format="%H:%M")
+
+
+class AppointmentForm(ServiceErrorsMixin, forms.Form):
+    date = forms.DateField(label=gettext_lazy("Date of the appointment"), widget=DateInput)
+    time = forms.TimeField(
+        label=gettext_lazy("Time"), widget=TimeOfDayInput, help_text=gettext_lazy("For example 14:30.")
+    )
+
+    def __init__(self, *args, zone: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.zone = zone
+
+    def clean(self):
+        data = super().clean()
+        if data.get("date") and data.get("time"):
+            data["at"] = local_instant(data["date"], data["time"], self.zone)
+            if data["at"] is None:
+                self.add_error("time", _("The clocks change at that time, so it does not exist. Choose another time."))
+        return data
+
+    @classmethod
+    def initial_for(cls, cycle: RefillCycle | None, zone: str) -> dict:
+        if cycle is None or cycle.appointment_at is None:
+            return {}
+        local = cycle.appointment_at.astimezone(ZoneInfo(zone))
+        return {"date": local.date(), "time": local.time().replace(second=0, microsecond=0)}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def appointment(request, patient_id):
+    """Staff record (or remove) the booked refill appointment of the open cycle. One after the
+    refill date is saved anyway, with a warning."""
+    patient = _staff_patient(request, patient_id)
+    cycle = RefillCycle.objects.filter(patient=patient, ended_at__isnull=True).first()
+    removing = request.method == "POST" and request.POST.get("action") == "remove"
+    form = AppointmentForm(
+        request.POST if request.method == "POST" and not removing else None,
+        zone=patient.time_zone,
+        initial=AppointmentForm.initial_for(cycle, patient.time_zone),
+    )
+    if request.method == "POST" and (removing or form.is_valid()):
+        at = None if removing else form.cleaned_data["at"]
+        try:
+            booked = services.book_appointment(patient, at, request.user)
+        except ValidationError as error:
+            if removing:
+                messages.error(request, " ".join(error.messages))
+            else:
+                form.add_service_errors(error)
+        else:
+            if at is None:
+                messages.success(request, _("The appointment is removed."))
+            else:
+                messages.success(request, _("The appointment is saved. The reminders now mention it."))
+            if booked.warning:
+                messages.warning(request, booked.warning)
+            return redirect("reminder-plan", patient_id=patient.pk)
+    if request.method == "GET":
+        audit.record_staff_read(request, patient, "refill_appointment")
+    return render(
+        request,
+        "refills/appointment.html",
+        {"patient": patient, "cycle": cycle, "form": form, "warning": appointment_warning(cycle)},
+    )

@@ -1,0 +1,456 @@
+"""Symptom check-ins (SPEC §6): validate what was reported, take the pump-data snapshot at
+`observed_at`, run the triage, and save the check-in with its queue item, its alert rows and
+its audit row in one transaction.
+
+The path of a check-in: form or API → record_checkin → clean (field errors, nothing saved) →
+context_for (the forecast at observed_at, the last refill, reprogram or replacement, the risk
+markers) → triage.triage (pure) → CheckIn + queue item + alert rows (refills.delivery, the same
+machinery as the reminders) + audit, committed together → after the commit the alert rows are
+claimed and handed to a worker at once. A broker outage only delays them: rows the broker did not
+take go back to pending, and the minute tick sends them when it can.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from functools import partial
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from patients import audit
+from patients import services as patient_services
+from patients.access import is_clinic_staff
+from patients.models import AuditEvent, CaregiverLink, Patient, QueueItem, User
+from refills import delivery, recipients
+from refills import services as refill_services
+from refills.models import Delivery, PumpEvent, PumpProfile
+from refills.tasks import send_delivery
+
+from . import triage
+from .catalog import in_catalog_order
+from .guidance import clinic_phone_now
+from .models import CheckIn
+
+log = logging.getLogger(__name__)
+
+STAFF_BACKDATE = timedelta(hours=24)  # staff taking a phone call may log what was seen up to a day ago
+CLOCK_SKEW = timedelta(minutes=1)  # a client clock a little ahead is "now", not "the future"
+NOW_TOLERANCE = timedelta(minutes=5)  # patients and caregivers log "now"; a client's "now" may lag
+NOTE_MAX_CHARS = 2000
+TEMPERATURE_PLACES = Decimal("0.01")
+
+# The form asks about pump alarms as one question. "Unsure" (a sound, but not sure which) is read
+# as the two-tone alarm: the more urgent reading, as an alarm not recognised is never a reason
+# to wait (the guidance page says so).
+PUMP_ALARM_CODES: dict[str, tuple[str, ...]] = {
+    "": (),
+    CheckIn.PumpAlarm.NONE: (),
+    CheckIn.PumpAlarm.SINGLE: ("pump_alarm_single",),
+    CheckIn.PumpAlarm.TWO_TONE: ("pump_alarm_critical",),
+    CheckIn.PumpAlarm.UNSURE: ("pump_alarm_critical",),
+}
+QUEUE_TIERS = {triage.EMERGENCY: QueueItem.Tier.EMERGENCY, triage.CALL_CLINIC: QueueItem.Tier.CALL_CLINIC}
+
+
+# --- Validation -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Answers:
+    """A check-in's answers after validation."""
+
+    symptoms: tuple[str, ...]  # what the triage reads: the codes, plus the pump-alarm answer's code
+    temperature: Decimal | None  # as entered
+    temperature_unit: str  # "C", "F", or "" without a temperature
+    temperature_c: Decimal | None  # rounded once to 0.1 °C
+    pump_alarm: str
+    note: str
+    observed_at: datetime
+
+
+def _entered_number(value) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise ValueError  # Decimal() would also read a list such as [0, [3, 8], -1]
+    if isinstance(value, float):
+        value = repr(value)  # the digits as typed, not the binary approximation
+    if isinstance(value, str):
+        value = value.strip()
+        if value.count(",") == 1 and "." not in value:
+            value = value.replace(",", ".")  # 38,5: a decimal comma
+    try:
+        number = Decimal(value)
+    except (InvalidOperation, TypeError, ValueError):
+        raise ValueError from None
+    if not number.is_finite():
+        raise ValueError
+    return number
+
+
+def _clean_temperature(value, unit, errors: dict) -> tuple[Decimal | None, str, Decimal | None]:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None, "", None  # a unit without a temperature is ignored: the form always sends one
+    unit = unit.strip().upper() if isinstance(unit, str) else unit
+    if unit in (None, ""):
+        errors["temperature_unit"] = ["Choose °C or °F for the temperature."]
+    elif unit not in CheckIn.Unit.values:
+        errors["temperature_unit"] = ["Choose °C (C) or °F (F)."]
+    try:
+        entered = _entered_number(value)
+    except ValueError:
+        errors["temperature"] = ["Enter the temperature as a number, such as 37.5."]
+        return None, "", None
+    if entered != entered.quantize(TEMPERATURE_PLACES):
+        errors["temperature"] = ["Give the temperature with at most 2 digits after the point."]
+        return None, "", None
+    if "temperature_unit" in errors:
+        return None, "", None
+    try:
+        celsius = triage.to_celsius(entered, unit)
+    except triage.TemperatureError as error:
+        errors["temperature"] = [str(error)]
+        return None, "", None
+    return entered.quantize(TEMPERATURE_PLACES), unit, celsius
+
+
+def _clean_observed_at(value, now: datetime, may_backdate: bool, errors: dict) -> datetime:
+    if value in (None, ""):
+        return now
+    if isinstance(value, str):
+        parsed = parse_datetime(value.strip())
+        if parsed is None:
+            errors["observed_at"] = ["Give a date and time such as 2026-03-01T09:00:00-06:00."]
+            return now
+        value = parsed
+    if not isinstance(value, datetime):
+        errors["observed_at"] = ["Give a date and time such as 2026-03-01T09:00:00-06:00."]
+        return now
+    if timezone.is_naive(value):
+        errors["observed_at"] = ["Give the UTC offset too, such as 2026-03-01T09:00:00-06:00."]
+        return now
+    at = refill_services.truncate(value)
+    if at > now + CLOCK_SKEW:
+        errors["observed_at"] = ["This time is in the future."]
+        return now
+    if may_backdate:
+        if at < now - STAFF_BACKDATE:
+            errors["observed_at"] = ["Clinic staff can log a check-in up to 24 hours back, not more."]
+            return now
+        return min(at, now)
+    if at < now - NOW_TOLERANCE:
+        errors["observed_at"] = ["Only clinic staff can log a check-in for an earlier time. Leave this out to use now."]
+    return now
+
+
+def clean(
+    *,
+    symptoms,
+    temperature=None,
+    temperature_unit=None,
+    pump_alarm=None,
+    note=None,
+    observed_at=None,
+    now: datetime,
+    may_backdate: bool = False,
+) -> Answers:
+    """Every problem at once, as field errors (a ValidationError with a dict); nothing is saved."""
+    errors: dict[str, list[str]] = {}
+    try:
+        codes = triage.validate_symptoms(symptoms)
+    except triage.SymptomError as error:
+        errors["symptoms"] = [str(error)]
+        codes = ()
+    pump_alarm = "" if pump_alarm is None else pump_alarm
+    if not isinstance(pump_alarm, str) or pump_alarm not in PUMP_ALARM_CODES:
+        errors["pump_alarm"] = ["Choose one of: none, single, two_tone, unsure."]
+        pump_alarm = ""
+    entered, unit, celsius = _clean_temperature(temperature, temperature_unit, errors)
+    note = "" if note is None else note
+    if not isinstance(note, str):
+        errors["note"] = ["Write the note as text."]
+        note = ""
+    elif len(note) > NOTE_MAX_CHARS:
+        errors["note"] = [f"Keep the note under {NOTE_MAX_CHARS} characters."]
+    at = _clean_observed_at(observed_at, now, may_backdate, errors)
+    if errors:
+        raise ValidationError(errors)
+    return Answers(
+        symptoms=in_catalog_order((*codes, *PUMP_ALARM_CODES[pump_alarm])),
+        temperature=entered,
+        temperature_unit=unit,
+        temperature_c=celsius,
+        pump_alarm=pump_alarm,
+        note=note.strip(),
+        observed_at=at,
+    )
+
+
+# --- The context and the triage ------------------------------------------------------------------
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
+
+
+def _text(value: Decimal | None) -> str | None:
+    return str(value) if value is not None else None
+
+
+def context_for(patient: Patient, observed_at: datetime) -> tuple[triage.Context, dict]:
+    """The pump data as it stood at `observed_at`, for the triage and as a JSON snapshot: the
+    forecast from the events up to that instant, the last refill, reprogram or replacement at or
+    before it, the last fill (refill or replacement) and the risk markers."""
+    profile = PumpProfile.objects.filter(patient=patient).first()
+    result = refill_services.forecast_for(patient, observed_at, until=observed_at)
+    last_change = last_fill = None
+    changes = (
+        PumpEvent.objects.filter(patient=patient, kind__in=triage.CHANGE_KINDS, occurred_at__lte=observed_at)
+        .order_by("-occurred_at", "-pk")
+        .values_list("kind", "occurred_at")
+    )
+    for kind, at in changes:
+        last_change = last_change or (kind, at)
+        if kind in triage.FILL_KINDS:
+            last_fill = at
+            break
+    context = triage.Context(
+        volume_ml_at_observed=result.volume_now_ml if result else None,
+        alarm_volume_ml=profile.alarm_volume_ml if profile else None,
+        refill_due_at=result.refill_due_at if result else None,
+        last_change_kind=last_change[0] if last_change else None,
+        last_change_at=last_change[1] if last_change else None,
+        risk_markers=frozenset(profile.risk_markers if profile else ()),
+        last_fill_at=last_fill,
+    )
+    snapshot = {
+        "observed_at": observed_at.isoformat(),
+        "volume_ml_at_observed": _text(context.volume_ml_at_observed),
+        "alarm_volume_ml": _text(context.alarm_volume_ml),
+        "refill_due_at": _iso(context.refill_due_at),
+        "refill_due_reason": result.refill_due_reason if result else None,
+        "low_reservoir_alarm_at": _iso(result.low_reservoir_alarm_at) if result else None,
+        "empty_at": _iso(result.empty_at) if result else None,
+        "last_change_kind": context.last_change_kind,
+        "last_change_at": _iso(context.last_change_at),
+        "last_fill_at": _iso(context.last_fill_at),
+        "risk_markers": sorted(context.risk_markers),
+        "pump_data_checked": context.has_forecast,
+    }
+    return context, snapshot
+
+
+@dataclass(frozen=True)
+class Assessment:
+    answers: Answers
+    disposition: triage.Disposition
+    snapshot: dict
+
+
+def assess(answers: Answers, patient: Patient | None = None) -> Assessment:
+    """The triage of validated answers, with the patient's context when there is a patient."""
+    if patient is None:
+        context, snapshot = None, {"observed_at": answers.observed_at.isoformat(), "pump_data_checked": False}
+    else:
+        context, snapshot = context_for(patient, answers.observed_at)
+    checkin = triage.CheckIn(answers.symptoms, answers.temperature_c, answers.observed_at)
+    disposition = triage.triage(checkin, context)
+    snapshot["pump_data_checked"] = disposition.pump_data_checked
+    return Assessment(answers=answers, disposition=disposition, snapshot=snapshot)
+
+
+def triage_only(*, patient: Patient | None = None, now: datetime | None = None, **raw) -> Assessment:
+    """`POST /api/v1/triage/` and the public checker: validate and triage now, save nothing.
+    The caller has checked that the user may see `patient`."""
+    now = refill_services.truncate(now or timezone.now())
+    return assess(clean(**raw, now=now), patient)
+
+
+def disposition_of(checkin: CheckIn) -> triage.Disposition:
+    """The stored disposition of a saved check-in."""
+    return triage.Disposition(
+        level=checkin.level,
+        reasons=tuple(triage.Reason(**reason) for reason in checkin.reasons),
+        rule_set_version=checkin.rule_set_version,
+        pump_data_checked=checkin.pump_data_checked,
+    )
+
+
+# --- Recording --------------------------------------------------------------------------------
+
+
+def role_of(user: User, patient: Patient) -> str:
+    """How this user logs a check-in for this patient (the caller has checked they may see them).
+    Staff of the clinic who are not the patient log as staff: a phone call."""
+    if patient.user_id is not None and patient.user_id == user.pk:
+        return CheckIn.Role.PATIENT
+    if is_clinic_staff(user, patient):
+        return CheckIn.Role.STAFF
+    return CheckIn.Role.CAREGIVER
+
+
+@dataclass(frozen=True)
+class Recorded:
+    checkin: CheckIn
+    disposition: triage.Disposition
+    created: bool  # False: this form was already saved (the same one-time token)
+    alert_ids: tuple[int, ...] = ()
+
+
+def record_checkin(
+    *,
+    patient: Patient,
+    by: User,
+    symptoms,
+    temperature=None,
+    temperature_unit=None,
+    pump_alarm=None,
+    note=None,
+    observed_at=None,
+    client_token: str = "",
+    from_draft: bool = False,
+    now: datetime | None = None,
+) -> Recorded:
+    """Validate, triage and save one check-in with its queue item and alert rows, in one
+    transaction. `from_draft`: the answers were kept by the server when the session had ended
+    (observed_at is when they were posted, so it may be earlier than now)."""
+    now = refill_services.truncate(now or timezone.now())
+    role = role_of(by, patient)
+    answers = clean(
+        symptoms=symptoms,
+        temperature=temperature,
+        temperature_unit=temperature_unit,
+        pump_alarm=pump_alarm,
+        note=note,
+        observed_at=observed_at,
+        now=now,
+        may_backdate=role == CheckIn.Role.STAFF or from_draft,
+    )
+    client_token = (client_token or "")[:64]
+    if client_token:
+        existing = CheckIn.objects.filter(patient=patient, client_token=client_token).first()
+        if existing is not None:
+            return Recorded(existing, disposition_of(existing), created=False)
+    with transaction.atomic():
+        assessment = assess(answers, patient)
+        disposition = assessment.disposition
+        checkin = CheckIn(
+            patient=patient,
+            logged_by=by,
+            logged_by_role=role,
+            observed_at=answers.observed_at,
+            created_at=now,
+            symptoms=list(answers.symptoms),
+            temperature=answers.temperature,
+            temperature_unit=answers.temperature_unit,
+            temperature_c=answers.temperature_c,
+            pump_alarm=answers.pump_alarm,
+            note=answers.note,
+            level=disposition.level,
+            reasons=[asdict(reason) for reason in disposition.reasons],
+            rule_set_version=disposition.rule_set_version,
+            pump_data_checked=disposition.pump_data_checked,
+            context=assessment.snapshot,
+            client_token=client_token,
+        )
+        try:
+            with transaction.atomic():
+                checkin.save()
+        except IntegrityError:
+            existing = CheckIn.objects.filter(patient=patient, client_token=client_token).first()
+            if not client_token or existing is None:
+                raise
+            return Recorded(existing, disposition_of(existing), created=False)
+        if disposition.level in QUEUE_TIERS:
+            patient_services.open_queue_item(
+                patient=patient,
+                kind=f"checkin_{disposition.level}",
+                tier=QUEUE_TIERS[disposition.level],
+                source=f"checkin:{checkin.pk}",
+                now=now,
+            )
+        alert_ids = _create_alerts(checkin, patient, by, now)
+        audit.record(by, AuditEvent.Action.CREATE, "checkin", [patient])
+        transaction.on_commit(partial(hand_over, alert_ids))
+    return Recorded(checkin, disposition, created=True, alert_ids=tuple(alert_ids))
+
+
+def _create_alerts(checkin: CheckIn, patient: Patient, by: User, now: datetime) -> list[int]:
+    """Emergency: every linked caregiver and the clinic. Call clinic: the caregivers who chose to
+    hear about it. Never the person who logged it (they are reading the guidance), and only for
+    an active patient (SPEC §1)."""
+    if checkin.level == triage.ROUTINE or not patient.is_active:
+        return []
+    links = CaregiverLink.objects.filter(patient=patient, revoked_at__isnull=True).select_related("caregiver")
+    if checkin.level == triage.CALL_CLINIC:
+        links = links.filter(notify_call_clinic=True)
+    people = [recipients.for_caregiver(link.caregiver, patient) for link in links if link.caregiver_id != by.pk]
+    if checkin.level == triage.EMERGENCY:
+        people.append(recipients.for_clinic(patient.clinic))
+    payload = {
+        "checkin_id": checkin.pk,
+        "observed_at": checkin.observed_at.isoformat(),
+        "logged_by_role": checkin.logged_by_role,
+        "path": reverse("checkin-detail", args=[checkin.pk]),  # the message links to the check-in
+    }
+    return delivery.create_alerts(
+        patient=patient,
+        scope=f"checkin:{checkin.pk}",
+        kind=f"alert_{checkin.level}",
+        people=people,
+        due_at=now,
+        payload=payload,
+    )
+
+
+def hand_over(ids: list[int]) -> None:
+    """After the commit: claim the alert rows and give each to a worker at once, rather than at
+    the next minute tick. If the broker cannot take them, the rest go back to pending with the
+    reason, and the tick sends them once the broker is back: a delay, never a loss. The broker
+    gets one try, not Celery's retries: the person waiting for the guidance page must not wait."""
+    if not ids:
+        return
+    try:
+        claimed = delivery.claim_now(list(ids), timezone.now())
+    except DatabaseError:
+        log.exception("could not claim check-in alerts %s; the tick will send them", ids)
+        return
+    handed = 0
+    try:
+        with send_delivery.app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=0)
+            for pk in claimed:
+                send_delivery.apply_async(args=[pk], connection=connection, retry=False)
+                handed += 1
+    except Exception:  # any broker failure: the rows wait in the database for the tick
+        waiting = claimed[handed:]
+        log.warning("broker unavailable: %d check-in alert(s) wait for the tick", len(waiting), exc_info=True)
+        Delivery.objects.filter(pk__in=waiting, status=Delivery.Status.SENDING).update(
+            status=Delivery.Status.PENDING,
+            lease_expires_at=None,
+            last_error="broker unavailable: the minute tick sends it",
+        )
+
+
+# --- What the pages show ------------------------------------------------------------------------
+
+
+def numbers_now(clinic, now: datetime | None = None) -> dict[str, str]:
+    """The numbers a guidance page dials: the clinic's emergency number, and its phone or its
+    after-hours phone depending on the clinic's opening hours in its zone."""
+    now = now or timezone.now()
+    return {
+        "emergency_number": clinic.emergency_number or settings.DEFAULT_EMERGENCY_NUMBER,
+        "phone": clinic_phone_now(clinic.opening_hours, clinic.time_zone, now, clinic.phone, clinic.after_hours_phone),
+    }
+
+
+def local_time(at: datetime, zone: str) -> datetime:
+    return at.astimezone(ZoneInfo(zone))

@@ -1,0 +1,584 @@
+"""Reminder deliveries under faults (SPEC §5, issue 4), against real services: PostgreSQL,
+Redis (a private `redis-server` per test, on its own port and folder), Celery worker processes,
+and an SMTP server on loopback (aiosmtpd, tests/refills/smtp_server.py).
+
+What must hold: the database is the source of truth, so a killed worker or a broker that goes
+away loses no message; a resend after a crash is at most one per send in flight and carries
+the row's own Message-ID; transient SMTP errors back off, permanent ones end the row as dead
+with a clinic queue item; and one bad row never blocks the rest.
+
+The real-worker tests use `transaction=True` (see tests/test_healthz.py): the worker is another
+process and only sees committed rows.
+"""
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from urllib.parse import quote
+
+import kombu
+import kombu.pools
+import pytest
+import redis
+import time_machine
+from django.db import connection
+from django.utils import timezone
+
+from ibt_companion.celery import app as celery_app
+from patients.models import CaregiverLink, Patient, QueueItem
+from refills import delivery, services, tasks
+from refills.models import Delivery, PumpProfile, RefillCycle
+
+from ..factories import UserFactory
+from .smtp_server import Recorder, SmtpServer, free_port
+
+REPO = Path(__file__).resolve().parents[2]
+CONCURRENCY = 2
+WAIT = 60  # seconds: the bound on every wait for another process
+
+
+# --- Real processes ----------------------------------------------------------------------
+
+
+class PrivateRedis:
+    """A redis-server of the test's own: its own port and folder, no persistence, so a
+    SHUTDOWN NOSAVE loses everything the broker held, as a crash would."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    def url(self, db: int = 10) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def client(self, db: int = 10) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=self.port, db=db, socket_timeout=5)
+
+    def start(self) -> "PrivateRedis":
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder),
+             "--save", "", "--appendonly", "no", "--logfile", str(self.folder / "redis.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        wait_until(self._answers, "the private redis-server to answer", process=self.process)
+        return self
+
+    def _answers(self) -> bool:
+        try:
+            return self.client().ping()
+        except redis.ConnectionError:
+            return False
+
+    def shutdown(self) -> None:
+        try:
+            self.client().shutdown(nosave=True)
+        except redis.ConnectionError:
+            pass  # the server closes the connection as it goes
+        self.process.wait(timeout=10)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+def start_worker(*, queue: str, broker_url: str, smtp_url: str, log_path: Path) -> subprocess.Popen:
+    """A prefork worker in its own process group (so the test can kill it and its children)."""
+    settings_dict = connection.settings_dict
+    database_name = settings_dict["NAME"]
+    assert database_name.startswith("test_"), database_name  # never let a worker write elsewhere
+    user = quote(settings_dict["USER"] or "postgres")
+    if settings_dict["PASSWORD"]:
+        user += ":" + quote(settings_dict["PASSWORD"], safe="")
+    host = settings_dict["HOST"] or "127.0.0.1"
+    port = settings_dict["PORT"] or 5432
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "ibt_companion.settings.test",
+        "DATABASE_URL": f"postgres://{user}@{host}:{port}/{database_name}",
+        "REDIS_URL": broker_url,
+        "TEST_EMAIL_URL": smtp_url,
+        "PYTHONUNBUFFERED": "1",
+    }
+    celery = Path(sys.executable).with_name("celery")
+    with log_path.open("a") as log:
+        return subprocess.Popen(
+            [str(celery), "-A", "ibt_companion", "worker", "--pool=prefork", f"--concurrency={CONCURRENCY}",
+             "-Q", queue, "-n", f"{uuid.uuid4().hex[:8]}@%h",
+             "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=INFO"],
+            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+
+
+def group_alive(process: subprocess.Popen) -> bool:
+    try:
+        os.killpg(process.pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def kill_group(process: subprocess.Popen, sig=signal.SIGKILL) -> None:
+    """Signal the worker and its pool children at once, then wait until none is left."""
+    if group_alive(process):
+        os.killpg(process.pid, sig)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
+    deadline = time.monotonic() + 15
+    while group_alive(process) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if group_alive(process):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def stop_worker(process: subprocess.Popen) -> None:
+    """Warm shutdown (SIGTERM) of the whole group; SIGKILL if it lingers."""
+    if process.poll() is None or group_alive(process):
+        kill_group(process, signal.SIGTERM)
+
+
+def wait_until(predicate, what: str, *, timeout: float = WAIT, process: subprocess.Popen | None = None):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if process is not None:
+            assert process.poll() is None, f"the process exited while waiting for {what}"
+        assert time.monotonic() < deadline, f"waited {timeout} s for {what}"
+        time.sleep(0.1)
+
+
+def wait_for_progress(count, target: int, what: str, *, process: subprocess.Popen, stall: float = WAIT) -> None:
+    """Wait until count() reaches target; fail if it stops moving for `stall` seconds (a big
+    batch on a busy two-core machine may take longer than one bound in all)."""
+    last, moved = count(), time.monotonic()
+    while last < target:
+        assert process.poll() is None, f"the worker exited while waiting for {what}"
+        assert time.monotonic() - moved < stall, f"no progress for {stall} s towards {what} ({last}/{target})"
+        time.sleep(0.2)
+        now = count()
+        if now != last:
+            last, moved = now, time.monotonic()
+
+
+@contextmanager
+def broker(url: str):
+    """Point this process's Celery app (and so `send_delivery.delay`) at another broker."""
+
+    def drop_pools():
+        celery_app._pool = None
+        celery_app.amqp._producer_pool = None
+        kombu.pools.reset()  # close every pooled connection and forget the pools
+
+    saved = celery_app.conf.broker_url
+    drop_pools()
+    celery_app.conf.broker_url = url
+    try:
+        yield
+    finally:
+        drop_pools()
+        celery_app.conf.broker_url = saved
+
+
+def restore_unacked(url: str) -> int:
+    """What Redis does for a lost worker once the visibility timeout passes: put every message
+    it held unacknowledged back on its queue. Returns how many there were."""
+    with kombu.Connection(url, transport_options={"visibility_timeout": 0}) as conn:
+        channel = conn.default_channel
+        held = channel.client.hlen(channel.qos.unacked_key)
+        channel.qos.restore_visible(num=10_000)
+        return held
+
+
+# --- Rows --------------------------------------------------------------------------------
+
+
+def due_rows(patient: Patient, n: int, now: datetime, *, prefix: str) -> list[Delivery]:
+    """n pending e-mails to the patient, due now, in a fixed order (distinct due instants, so
+    every claim hands them out in primary-key order)."""
+    recipient = f"user:{patient.user_id}"
+    rows = [
+        Delivery(
+            key=f"{prefix}:{i}:test::{recipient}:email",
+            patient=patient,
+            kind="test",
+            occasion=f"{prefix}-{i}",
+            recipient=recipient,
+            recipient_user_id=patient.user_id,
+            channel="email",
+            due_at=now - timedelta(minutes=1),
+            next_attempt_at=now - timedelta(minutes=1) + timedelta(microseconds=i),
+        )
+        for i in range(n)
+    ]
+    return Delivery.objects.bulk_create(rows)
+
+
+def message_ids(rows) -> dict[int, str]:
+    return {row.pk: row.message_id for row in Delivery.objects.filter(pk__in=[r.pk for r in rows])}
+
+
+def print_log(path: Path) -> None:
+    if path.exists():
+        print(f"--- {path.name} ---\n" + path.read_text()[-20_000:])
+
+
+# --- 1. A worker killed with SIGKILL in the middle of a batch ------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_batch_loses_nothing_and_resends_only_what_was_in_flight(world, tmp_path):
+    world.patient.notification_channels = ["email"]
+    world.patient.save()
+    private = PrivateRedis(tmp_path / "redis").start()
+    smtp = SmtpServer().start()
+    queue = f"faults-{uuid.uuid4().hex}"
+    log_path = tmp_path / "worker.log"
+    workers = []
+    try:
+        now = timezone.now()
+        rows = due_rows(world.patient, 1000, now, prefix="kill")
+        expected = message_ids(rows)
+        claimed = delivery.tick(now)
+        assert sorted(claimed) == sorted(expected)
+        with broker(private.url()):
+            for pk in claimed:
+                tasks.send_delivery.apply_async((pk,), queue=queue)
+        assert private.client().llen(queue) == 1000
+
+        workers.append(start_worker(queue=queue, broker_url=private.url(), smtp_url=smtp.url, log_path=log_path))
+        first = workers[0]
+        # SIGKILL the worker's whole group as the mail server takes the 100th message, before it
+        # answers 250: that sender dies after handing its message over (the other may be anywhere).
+        smtp.handler.on_accept = lambda accepted: accepted == 100 and os.killpg(first.pid, signal.SIGKILL)
+        started = time.monotonic()
+        wait_until(lambda: first.poll() is not None, "the worker to be killed at the 100th message")
+        before_kill = time.monotonic() - started
+        smtp.handler.on_accept = None
+        kill_group(first)
+        time.sleep(1)  # let the server finish a message whose end of data was already on the wire
+
+        # Measure what was in flight at the kill: mail the server accepted for rows still `sending`.
+        received_at_kill = set(smtp.handler.message_ids())
+        sending_at_kill = dict(
+            Delivery.objects.filter(status=Delivery.Status.SENDING).values_list("pk", "lease_expires_at")
+        )
+        in_flight = {pk for pk in sending_at_kill if expected[pk] in received_at_kill}
+        sent_at_kill = Delivery.objects.filter(status=Delivery.Status.SENT).count()
+        assert 100 - CONCURRENCY <= sent_at_kill < 1000, "the kill was not in the middle of the batch"
+        assert sent_at_kill + len(sending_at_kill) == 1000
+        # Each of the two pool processes holds one task at a time (prefetch multiplier 1).
+        assert 1 <= len(in_flight) <= CONCURRENCY, in_flight
+
+        # Both ways back must be safe together: Redis redelivers what the dead worker held
+        # (here at once, as after the visibility timeout) and the tick reclaims expired leases.
+        held = restore_unacked(private.url())
+        assert delivery.tick(now + delivery.LEASE - timedelta(seconds=1)) == []  # leases still valid
+        reclaimed = delivery.tick(now + delivery.LEASE + timedelta(seconds=1))
+        assert set(reclaimed) == set(sending_at_kill)
+        with broker(private.url()):
+            for pk in reclaimed:
+                tasks.send_delivery.apply_async((pk,), queue=queue)
+
+        workers.append(start_worker(queue=queue, broker_url=private.url(), smtp_url=smtp.url, log_path=log_path))
+        started = time.monotonic()
+        client = private.client()
+        wait_for_progress(
+            Delivery.objects.filter(status=Delivery.Status.SENT).count, 1000, "every row sent", process=workers[1]
+        )
+        # Drain: every copy of every message handled, so a late duplicate would be counted.
+        wait_for_progress(
+            lambda: -client.llen(queue) - client.hlen("unacked"), 0, "the queue to drain", process=workers[1]
+        )
+        after_restart = time.monotonic() - started
+        stop_worker(workers[1])
+
+        received = smtp.handler.message_ids()
+        assert set(received) == set(expected.values()), "a row's Message-ID never reached the server"
+        duplicates = {message_id: n - 1 for message_id, n in received.items() if n > 1}
+        # At most one duplicate per send in flight, each with its own row's Message-ID.
+        assert sum(duplicates.values()) <= len(in_flight), (duplicates, in_flight)
+        assert set(duplicates) <= {expected[pk] for pk in in_flight}
+        for row in Delivery.objects.all():
+            assert row.status == Delivery.Status.SENT
+            assert row.provider_message_id == row.message_id == expected[row.pk]
+            assert row.lease_expires_at is None
+        print(
+            f"kill: {sent_at_kill} sent, {len(sending_at_kill)} sending, {len(in_flight)} in flight, "
+            f"{held} unacknowledged; duplicates {sum(duplicates.values())}; "
+            f"{before_kill:.1f} s to the kill, {after_restart:.1f} s for the rest"
+        )
+    except AssertionError:
+        for worker in workers:
+            stop_worker(worker)
+        print_log(log_path)
+        raise
+    finally:
+        for worker in workers:
+            stop_worker(worker)
+        smtp.stop()
+        private.kill()
+
+
+# --- 2. The broker stopped and started during a tick ----------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_broker_restarting_during_a_tick_loses_no_claim(world, tmp_path):
+    world.patient.notification_channels = ["email"]
+    world.patient.save()
+    private = PrivateRedis(tmp_path / "redis").start()
+    smtp = SmtpServer().start()
+    queue = celery_app.conf.task_default_queue  # where the tick task sends: the broker is private
+    log_path = tmp_path / "worker.log"
+    worker = None
+    sent = Delivery.objects.filter(status=Delivery.Status.SENT)
+    try:
+        with broker(private.url()):
+            worker = start_worker(queue=queue, broker_url=private.url(), smtp_url=smtp.url, log_path=log_path)
+            # The loop works end to end before the outage.
+            before = due_rows(world.patient, 20, timezone.now(), prefix="before")
+            assert tasks.tick() == 20
+            wait_until(lambda: sent.count() == 20, "the first rows to be sent", process=worker)
+
+            # Rows fall due, the broker goes away, and the tick runs.
+            during = due_rows(world.patient, 30, timezone.now(), prefix="during")
+            private.shutdown()
+            started = time.monotonic()
+            with pytest.raises(kombu.exceptions.OperationalError):
+                tasks.tick()
+            assert time.monotonic() - started < 15, "the tick hung on the missing broker"
+            # The claim was committed before the enqueue failed: the rows hold a lease, not lost.
+            claimed = Delivery.objects.filter(pk__in=[r.pk for r in during])
+            assert set(claimed.values_list("status", "attempts")) == {(Delivery.Status.SENDING, 1)}
+            lease = claimed.values_list("lease_expires_at", flat=True).first()
+            assert timezone.now() < lease <= timezone.now() + delivery.LEASE
+
+            private.start()  # the same port, the same folder, nothing kept
+            after = due_rows(world.patient, 10, timezone.now(), prefix="after")
+            # The next tick that runs once the leases have expired hands out everything due.
+            with time_machine.travel(lease + timedelta(seconds=1), tick=True):
+                assert tasks.tick() == 40
+            wait_until(lambda: sent.count() == 60, "every row to be sent after the outage", process=worker)
+        stop_worker(worker)
+
+        received = smtp.handler.message_ids()
+        expected = message_ids([*before, *during, *after])
+        assert set(received) == set(expected.values())
+        assert max(received.values()) == 1  # nothing was in flight, so nothing went twice
+    except AssertionError:
+        if worker is not None:
+            stop_worker(worker)
+        print_log(log_path)
+        print_log(private.folder / "redis.log")
+        raise
+    finally:
+        if worker is not None:
+            stop_worker(worker)
+        smtp.stop()
+        private.kill()
+
+
+# --- 3. A mail server that refuses for a while, or for good (in-process) --------------------
+
+T0 = datetime(2026, 3, 1, 15, 0, tzinfo=UTC)
+SIMPLE = {"concentration_mcg_per_ml": "500", "mode": "simple", "daily_dose_mcg": "250"}
+STEP_14 = datetime(2026, 3, 23, 14, 0, tzinfo=UTC)  # the 14-day step of the cycle below
+
+
+@pytest.fixture
+def cycle(world):
+    """The patient (e-mail and inbox) and two caregivers (e-mail) on one refill cycle."""
+    world.patient.notification_channels = ["email", "inbox"]
+    world.patient.save()
+    world.caregiver.notification_channels = ["email"]
+    world.caregiver.save()
+    second = UserFactory(email="second@home.example", notification_channels=["email"])
+    CaregiverLink.objects.create(caregiver=second, patient=world.patient)
+    PumpProfile.objects.create(
+        patient=world.patient, model="synchromed2_20", capacity_ml=20, alarm_volume_ml=2, implant_date=date(2025, 1, 1)
+    )
+    with time_machine.travel(T0, tick=False):
+        services.record_event(
+            patient=world.patient,
+            kind="refill",
+            values={"volume_ml": "20", "aspirated_ml": "0", "program": SIMPLE},
+            occurred_at=T0,
+            by=world.staff,
+            now=T0 + timedelta(minutes=5),
+        )
+    return RefillCycle.objects.get(patient=world.patient, ended_at__isnull=True)
+
+
+def run(now: datetime) -> dict[int, str]:
+    """One tick and the sends it hands out, in-process, with the clock at `now`."""
+    with time_machine.travel(now, tick=False):
+        return {pk: delivery.deliver(pk, now) for pk in delivery.tick(now)}
+
+
+def step_14(recipient_email: str) -> Delivery:
+    return Delivery.objects.get(kind="step_14", channel="email", recipient_user__email=recipient_email)
+
+
+@pytest.fixture
+def smtp(settings):
+    handler = Recorder(transient={"patient@home.example": 4}, refuse={"carer@home.example"})
+    with SmtpServer(handler) as server:
+        for name, value in server.django_settings().items():
+            setattr(settings, name, value)
+        yield server
+
+
+def test_transient_smtp_errors_back_off_then_the_message_goes_once(cycle, world, smtp):
+    assert step_14("patient@home.example").status == "pending"
+    outcome = run(STEP_14)
+    by_row = {Delivery.objects.get(pk=pk).key.split(":", 3)[-1]: status for pk, status in outcome.items()}
+    assert sorted(outcome.values()) == ["dead", "failed", "sent", "sent"]
+    assert by_row[f"user:{world.patient_user.pk}:inbox"] == "sent"
+    assert by_row[f"user:{world.patient_user.pk}:email"] == "failed"
+
+    now, delays = STEP_14, []
+    for attempt in range(1, 5):
+        row = step_14("patient@home.example")
+        assert (row.status, row.attempts) == ("failed", attempt)
+        assert row.last_error == "SMTP 451"
+        delay = row.next_attempt_at - now
+        low, high = delivery.BACKOFF_BASE * 2 ** (attempt - 1) * 0.8, delivery.BACKOFF_BASE * 2 ** (attempt - 1) * 1.2
+        assert low <= delay <= high, (attempt, delay)
+        delays.append(delay)
+        assert run(row.next_attempt_at - timedelta(seconds=1)) == {}  # not before its time
+        now = row.next_attempt_at
+        assert list(run(now).values()) == ["sent" if attempt == 4 else "failed"]
+    assert delays == sorted(delays) and len(set(delays)) == 4  # the waits grow
+
+    row = step_14("patient@home.example")
+    assert (row.status, row.attempts, row.last_error, row.sent_at) == ("sent", 5, "", now)
+    assert row.provider_message_id == row.message_id
+    assert smtp.handler.to("patient@home.example") == [row.message_id]
+    assert smtp.handler.answers[("patient@home.example", 451)] == 4
+
+
+def test_a_permanent_refusal_is_dead_with_a_queue_item_and_others_are_unaffected(cycle, world, smtp):
+    smtp.handler.transient.clear()
+    run(STEP_14)
+    dead = step_14("carer@home.example")
+    assert dead.status == "dead" and dead.attempts == 1
+    assert "550" in dead.last_error
+    item = QueueItem.objects.get(kind="dead_delivery")
+    assert (item.patient, item.clinic, item.tier) == (world.patient, world.clinic, QueueItem.Tier.FOLLOW_UP)
+    assert item.source == f"delivery:{dead.pk}" and item.resolved_at is None
+    # Never tried again, and nobody else is held up.
+    second = step_14("second@home.example")
+    assert second.status == "sent" and smtp.handler.to("second@home.example") == [second.message_id]
+    assert smtp.handler.to("carer@home.example") == []
+    later = run(STEP_14 + timedelta(hours=2))
+    assert dead.pk not in later
+    assert step_14("patient@home.example").status == "sent"
+    assert Delivery.objects.get(pk=dead.pk).status == "dead"
+    assert QueueItem.objects.filter(kind="dead_delivery").count() == 1
+
+
+def test_a_mail_server_that_is_down_is_a_transient_error(cycle, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", free_port(), 5
+    outcome = run(STEP_14)
+    assert sorted(outcome.values()) == ["failed", "failed", "failed", "sent"]  # the inbox needs no server
+    row = step_14("patient@home.example")
+    assert row.last_error.startswith("ConnectionRefusedError") and row.next_attempt_at > STEP_14
+
+
+def test_a_row_that_never_gets_through_dies_after_max_attempts(cycle, world, settings):
+    handler = Recorder(transient={"patient@home.example": 1000})
+    with SmtpServer(handler) as server:
+        for name, value in server.django_settings().items():
+            setattr(settings, name, value)
+        now, waits = STEP_14, []
+        run(now)
+        for _ in range(delivery.MAX_ATTEMPTS - 1):
+            waits.append(step_14("patient@home.example").next_attempt_at - now)
+            now += waits[-1]
+            run(now)
+    row = step_14("patient@home.example")
+    assert (row.status, row.attempts, row.last_error) == ("dead", delivery.MAX_ATTEMPTS, "SMTP 451")
+    assert handler.answers[("patient@home.example", 451)] == delivery.MAX_ATTEMPTS
+    assert QueueItem.objects.filter(kind="dead_delivery", source=f"delivery:{row.pk}").count() == 1
+    # Capped: the last wait is the cap with its jitter, not 2⁶ minutes.
+    assert delivery.BACKOFF_CAP * 0.8 <= waits[-1] <= delivery.BACKOFF_CAP * 1.2, waits
+
+
+# --- 4. A poison row (in-process) ----------------------------------------------------------
+
+
+class Captured(logging.Handler):
+    def __init__(self):
+        super().__init__(level=logging.ERROR)
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+
+@contextmanager
+def captured_errors(name: str):
+    handler, logger = Captured(), logging.getLogger(name)
+    logger.addHandler(handler)
+    try:
+        yield handler.records
+    finally:
+        logger.removeHandler(handler)
+
+
+def test_a_poison_row_is_pushed_aside_and_the_rest_go_out(cycle, world):
+    now = STEP_14
+    poison = world.other_patient
+    [bad] = due_rows(poison, 1, now, prefix="poison")
+    Patient.objects.filter(pk=poison.pk).update(time_zone="Mars/Olympus_Mons")
+    with captured_errors("refills.delivery") as errors:
+        outcome = run(now)
+    assert outcome.pop(bad.pk) == "failed"
+    assert sorted(outcome.values()) == ["sent", "sent", "sent", "sent"]
+    bad.refresh_from_db()
+    assert bad.status == "failed" and bad.attempts == 1
+    assert bad.last_error.startswith("ZoneInfoNotFoundError")
+    assert bad.next_attempt_at >= now + delivery.BACKOFF_BASE * 0.8
+    assert [r.getMessage() for r in errors] == [f"delivery {bad.pk} failed unexpectedly"]
+    assert errors[0].exc_info is not None  # the traceback is logged
+    assert run(now + timedelta(seconds=30)) == {}  # pushed aside, not retried at once
+
+
+def test_a_poison_patient_with_an_overdue_cycle_does_not_stop_the_tick(cycle, world):
+    """The tick itself walks every overdue cycle (daily overdue repeat, queue items). A patient
+    whose zone cannot be read must not make the whole tick fail, or nobody gets anything."""
+    poison = world.other_patient
+    PumpProfile.objects.create(
+        patient=poison, model="synchromed2_20", capacity_ml=20, alarm_volume_ml=2, implant_date=date(2025, 1, 1)
+    )
+    with time_machine.travel(T0, tick=False):
+        services.record_event(
+            patient=poison,
+            kind="refill",
+            values={"volume_ml": "4", "aspirated_ml": "0", "program": SIMPLE},  # due in 4 days
+            occurred_at=T0,
+            by=world.staff,
+            now=T0 + timedelta(minutes=5),
+        )
+    assert RefillCycle.objects.get(patient=poison, ended_at__isnull=True).refill_due_at < STEP_14
+    Patient.objects.filter(pk=poison.pk).update(time_zone="Mars/Olympus_Mons")
+    with captured_errors("refills.delivery") as errors:
+        outcome = run(STEP_14)
+    mine = Delivery.objects.filter(patient=world.patient, kind="step_14").values_list("pk", flat=True)
+    assert {outcome.get(pk) for pk in mine} == {"sent"}, outcome
+    assert errors, "the poison cycle was not logged"

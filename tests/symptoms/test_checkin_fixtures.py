@@ -1,0 +1,66 @@
+"""Shared helpers of the check-in tests (no tests here): `with_pump` gives the `world` patient a
+pump and one refill at T0 draining 0.5 mL a day from 20 mL; and ways to post check-ins. Each test
+module wraps `with_pump` in its own `pump` fixture.
+
+Volume at T0 + d days = 20 − d/2 mL: 4.0 mL at T0 + 32 days (rule 5's floor), the 2 mL alarm at
+T0 + 36 days (the refill due date).
+"""
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from django.test import Client
+
+from refills import services as refill_services
+from refills.models import PumpProfile
+
+T0 = datetime(2026, 3, 1, 15, 0, tzinfo=UTC)  # the refill: 09:00 CST in Chicago
+SIMPLE = {"concentration_mcg_per_ml": "500", "mode": "simple", "daily_dose_mcg": "250"}  # 0.5 mL/day
+QUIET = T0 + timedelta(days=10)  # 15 mL left, refill weeks away, nothing recent: only symptoms count
+
+
+def at_volume(ml) -> datetime:
+    """The instant the reservoir holds `ml` mL."""
+    return T0 + timedelta(days=float((Decimal(20) - Decimal(str(ml))) * 2))
+
+
+def with_pump(world):
+    """The world's patient (Pat Home) with a pump and a refill at T0; e-mail and inbox for the
+    patient and the caregiver."""
+    world.patient.notification_channels = ["email", "inbox"]
+    world.patient.save()
+    world.caregiver.notification_channels = ["email", "inbox"]
+    world.caregiver.save()
+    PumpProfile.objects.create(
+        patient=world.patient, model="synchromed2_20", capacity_ml=20, alarm_volume_ml=2, implant_date=date(2025, 1, 1)
+    )
+    refill_services.record_event(
+        patient=world.patient,
+        kind="refill",
+        values={"volume_ml": "20", "aspirated_ml": "0", "program": SIMPLE},
+        occurred_at=T0,
+        by=world.staff,
+        now=T0 + timedelta(minutes=5),
+    )
+    return world
+
+
+def client_for(user=None) -> Client:
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def post_json(client: Client, url: str, data) -> object:
+    body = data if isinstance(data, str) else json.dumps(data)
+    return client.post(url, data=body, content_type="application/json")
+
+
+def checkins_url(patient) -> str:
+    return f"/api/v1/patients/{patient.pk}/checkins/"
+
+
+def at(when: datetime) -> datetime:
+    return when.astimezone(UTC)
