@@ -11,6 +11,7 @@ from .access import is_clinic_staff
 STARTED = "ibt_started_at"
 LAST_SEEN = "ibt_last_seen_at"
 IDLE_LIMIT = "ibt_idle_limit"
+LAST_SEEN_RESOLUTION = 30  # seconds
 
 
 class SessionTimeoutMiddleware:
@@ -35,5 +36,50 @@ class SessionTimeoutMiddleware:
                 # Carry on as a signed-out visitor: pages that need a log-in send them to it (which
                 # says why), the API answers 401, and a check-in posted now still gets its guidance.
                 return self.get_response(request)
-            session[LAST_SEEN] = now
+            if now - session.get(LAST_SEEN, 0) >= LAST_SEEN_RESOLUTION:
+                session[LAST_SEEN] = now  # written at most every 30 s: a session write is a query
+        return self.get_response(request)
+
+
+TWO_FACTOR_EXEMPT = (
+    "/account/2fa/",
+    "/accounts/login/",
+    "/accounts/logout/",
+    "/static/",
+    "/healthz",
+    "/api/schema/",
+    "/api/docs/",
+)
+REQUIRED_KEY = "ibt_2fa_required"
+
+
+class StaffTwoFactorMiddleware:
+    """Clinic staff and admins reach no page or endpoint until this session passed a second
+    factor (django-otp). API tokens for staff are only issued with a code (patients.api)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.http import JsonResponse
+        from django.shortcuts import redirect
+        from django.utils.http import urlencode
+
+        from . import two_factor
+
+        user = getattr(request, "user", None)
+        if (
+            user is not None
+            and user.is_authenticated
+            and not user.is_verified()
+            and not request.path.startswith(TWO_FACTOR_EXEMPT)
+        ):
+            if REQUIRED_KEY not in request.session:
+                request.session[REQUIRED_KEY] = two_factor.required_for(user)
+            if request.session[REQUIRED_KEY]:
+                if request.path.startswith("/api/"):
+                    message = "Clinic staff must complete two-step log-in first."
+                    return JsonResponse({"errors": {"detail": [message]}}, status=403)
+                step = "verify" if two_factor.has_two_factor(user) else "setup"
+                return redirect(f"/account/2fa/{step}/?{urlencode({'next': request.get_full_path()})}")
         return self.get_response(request)

@@ -1,12 +1,19 @@
 from django.contrib.auth import authenticate
 from rest_framework import exceptions, serializers
 
+from . import two_factor
 from .models import CHANNEL_CHOICES, Patient
 
 
 class TokenRequestSerializer(serializers.Serializer):
     email = serializers.EmailField()
     password = serializers.CharField(trim_whitespace=False, write_only=True, style={"input_type": "password"})
+    otp = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        write_only=True,
+        help_text="Clinic staff: the code from the authenticator app (or a recovery code).",
+    )
 
     def validate(self, data):
         user = authenticate(self.context["request"], username=data["email"], password=data["password"])
@@ -14,6 +21,13 @@ class TokenRequestSerializer(serializers.Serializer):
             raise exceptions.Throttled(wait=15 * 60, detail="Too many tries. Wait 15 minutes, then try again.")
         if user is None:
             raise serializers.ValidationError("That e-mail and password do not match an account.", code="authorization")
+        if two_factor.required_for(user):
+            if not two_factor.has_two_factor(user):
+                raise serializers.ValidationError({"otp": ["Set up two-step log-in in the web app first."]})
+            if not two_factor.verify_for_token(user, data.get("otp", "")):
+                raise serializers.ValidationError(
+                    {"otp": ["Clinic staff need a valid code from their authenticator app."]}
+                )
         data["user"] = user
         return data
 

@@ -1,11 +1,16 @@
 from django.urls import path
 
-from . import views
+from . import two_factor_views, views
 from .views import LoginView
 
 __all__ = ["LoginView", "urlpatterns"]
 
 urlpatterns = [
+    path("account/2fa/", two_factor_views.overview, name="two-factor"),
+    path("account/2fa/setup/", two_factor_views.setup, name="two-factor-setup"),
+    path("account/2fa/verify/", two_factor_views.verify, name="two-factor-verify"),
+    path("account/2fa/recovery/", two_factor_views.recovery_codes, name="two-factor-recovery"),
+    path("account/2fa/off/", two_factor_views.turn_off, name="two-factor-off"),
     path("patients/new/", views.patient_create, name="patient-create"),
     path("patients/<int:patient_id>/", views.patient_detail, name="patient-detail"),
     path("patients/<int:patient_id>/contacts/", views.patient_contacts, name="patient-contacts"),

@@ -10,8 +10,10 @@ presses "Save". Nothing about the patient is looked up or shown until then.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
+from datetime import time as dt_time
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -99,7 +101,7 @@ def checkin_new(request, patient_id):
     """GET the form; POST saves and shows the guidance (through a redirect, so a reload does not
     post again). Logged out, a POST gets its guidance without saving; GET asks to log in."""
     if not request.user.is_authenticated:
-        if request.method == "POST":
+        if request.method == "POST" and not request.POST.get("resume"):
             return _answer_logged_out(request, patient_id)
         return redirect_to_login(request.get_full_path())
     if request.method not in ("GET", "POST"):
@@ -144,6 +146,9 @@ def _answer_logged_out(request, patient_id):
                 **form.answers(),
                 "patient_id": int(patient_id),
                 "observed_at": assessment.answers.observed_at.isoformat(),
+                # Staff may have said when the signs were seen: on the patient's clock, whose zone
+                # is only known once they are logged in again.
+                "seen_on_patient_clock": [request.POST.get("observed_date", ""), request.POST.get("observed_time", "")],
                 "client_token": uuid.uuid4().hex,
             }
             resume = reverse("checkin-new", args=[patient_id]) + "?resume=1"
@@ -153,6 +158,20 @@ def _answer_logged_out(request, patient_id):
                 request, page=page, disposition=assessment.disposition, answers=form.answers(), login_to_save=login
             )
     return _form_page(request, form, title=_("How are you feeling?"), action=request.path, logged_out=True)
+
+
+def _draft_observed_at(draft: dict, patient, role: str):
+    """When the signs were seen: the time staff gave (on the patient's clock), else when the
+    answers were posted."""
+    day, time = (draft.get("seen_on_patient_clock") or ["", ""])[:2]
+    if not (day and time) or role != CheckIn.Role.STAFF:
+        return draft["observed_at"]
+    try:
+        return datetime.combine(date.fromisoformat(day), dt_time.fromisoformat(time)).replace(
+            tzinfo=ZoneInfo(patient.time_zone)
+        )
+    except ValueError:
+        raise ValidationError({"observed_at": [_("The date or time seen could not be read.")]}) from None
 
 
 def _resume(request, patient):
@@ -169,7 +188,7 @@ def _resume(request, patient):
             recorded = services.record_checkin(
                 patient=patient,
                 by=request.user,
-                observed_at=draft["observed_at"],
+                observed_at=_draft_observed_at(draft, patient, services.role_of(request.user, patient)),
                 client_token=draft["client_token"],
                 from_draft=True,
                 **answers,
@@ -184,6 +203,11 @@ def _resume(request, patient):
         request.session.pop(DRAFT, None)
         return redirect("checkin-detail", checkin_id=recorded.checkin.pk)
     audit.record_staff_read(request, patient, "checkin_form")
+    try:
+        seen = _draft_observed_at(draft, patient, services.role_of(request.user, patient))
+    except ValidationError:
+        seen = draft["observed_at"]  # saving says what is wrong with the time given
+    seen = datetime.fromisoformat(seen) if isinstance(seen, str) else seen
     return render(
         request,
         "symptoms/resume.html",
@@ -196,7 +220,7 @@ def _resume(request, patient):
                 draft.get("temperature_unit") or "",
             ),
             "note": draft.get("note") or "",
-            "when": when_in_words(datetime.fromisoformat(draft["observed_at"]), patient.time_zone),
+            "when": when_in_words(seen, patient.time_zone),
             "problems": [],
         },
     )

@@ -28,3 +28,21 @@ def browser_type_launch_args(browser_type_launch_args):
         "headless": browser_type_launch_args.get("headless", True),
         "args": [*browser_type_launch_args.get("args", []), *CHROMIUM_ARGS],
     }
+
+
+def log_in(page, base_url: str, email: str, password: str) -> None:
+    """Log in through the real form; for clinic staff, also type the code from their device
+    (the demo seeds one with a known key)."""
+    from django_otp.oath import totp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    page.goto(base_url + "/accounts/login/")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_load_state()
+    if "/account/2fa/verify/" in page.url:
+        device = TOTPDevice.objects.get(user__email=email, confirmed=True)
+        page.get_by_label("Code").fill(f"{totp(device.bin_key):06d}")
+        page.get_by_role("button", name="Continue").click()
+        page.wait_for_load_state()

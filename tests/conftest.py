@@ -26,6 +26,40 @@ settings.register_profile("dev", max_examples=50, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 
+def verify_second_factor(client, user) -> None:
+    """Mark a test client's session as having passed two-step log-in (a confirmed TOTP device)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
+        user=user, name="test", confirmed=True
+    )
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+
+
+@pytest.fixture(autouse=True)
+def staff_logins_pass_two_factor(request, monkeypatch):
+    """`client.force_login(staff)` stands for a full log-in, second factor included, so tests
+    of other behaviour need not repeat it. Tests of two-step log-in itself opt out with
+    @pytest.mark.real_two_factor."""
+    if request.node.get_closest_marker("real_two_factor"):
+        return
+    from django.test import Client
+
+    from patients.access import is_clinic_staff
+
+    original = Client.force_login
+
+    def force_login(self, user, backend=None):
+        original(self, user, backend)
+        if is_clinic_staff(user) or user.is_staff:
+            verify_second_factor(self, user)
+
+    monkeypatch.setattr(Client, "force_login", force_login)
+
+
 @dataclass
 class World:
     """Named personas: a clinic with staff, an admin, a patient and their caregiver, plus

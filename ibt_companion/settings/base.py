@@ -39,6 +39,9 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "csp",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "ibt_companion.apps.IbtCompanionConfig",
     "patients",
     "refills",
@@ -53,7 +56,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "patients.middleware.SessionTimeoutMiddleware",
+    "patients.middleware.StaffTwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -151,6 +156,9 @@ SESSION_ABSOLUTE_HOURS = 12
 SESSION_COOKIE_AGE = SESSION_ABSOLUTE_HOURS * 3600
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+
+# Two-step log-in (TOTP) for clinic staff; the app names itself in authenticator apps.
+OTP_TOTP_ISSUER = "IBT Companion"
 
 # Shown on the log-in page and public pages, where no clinic is known yet.
 DEFAULT_EMERGENCY_NUMBER = env.str("DEFAULT_EMERGENCY_NUMBER", default="911")

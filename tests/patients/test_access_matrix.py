@@ -29,6 +29,11 @@ NON_PATIENT_ROUTES = {
     "api/schema/": "public schema",
     "api/docs/": "public API documentation",
     "healthz": "operations probe, no patient data",
+    "account/2fa/": "the user's own two-step log-in (tests/patients/test_two_factor.py)",
+    "account/2fa/setup/": "the user's own two-step log-in",
+    "account/2fa/verify/": "the user's own two-step log-in",
+    "account/2fa/recovery/": "the user's own two-step log-in",
+    "account/2fa/off/": "the user's own two-step log-in",
     "r/ack/<str:token>/": "signed token bound to (cycle, recipient) (tests/refills/test_reminders.py)",
     "api/v1/reminders/ack/<str:token>/": "signed token bound to (cycle, recipient)",
     "calendar/<str:token>.ics": "signed token naming one patient: a private feed link, no names or doses"

@@ -25,7 +25,14 @@ def post(client, url, data):
 
 
 def test_token_auth_round_trip(world):
-    response = post(Client(), "/api/v1/auth/token/", {"email": world.staff.email.upper(), "password": PASSWORD})
+    from django_otp.oath import totp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.create(user=world.staff, name="app", confirmed=True)
+    credentials = {"email": world.staff.email.upper(), "password": PASSWORD}
+    without = post(Client(), "/api/v1/auth/token/", credentials)
+    assert without.status_code == 400 and "otp" in without.json()["errors"]
+    response = post(Client(), "/api/v1/auth/token/", {**credentials, "otp": f"{totp(device.bin_key):06d}"})
     assert response.status_code == 200
     token = response.json()["token"]
     listing = Client().get("/api/v1/patients/", HTTP_AUTHORIZATION=f"Token {token}")

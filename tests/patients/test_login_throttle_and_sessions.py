@@ -7,6 +7,7 @@ import time_machine
 from django.test import Client
 from django.utils import timezone
 
+from tests.conftest import verify_second_factor
 from tests.factories import PASSWORD
 
 LOGIN = "/accounts/login/"
@@ -72,6 +73,8 @@ def logged_in(user, at):
     with time_machine.travel(at, tick=False):
         client = Client()
         assert attempt(client, user.email, PASSWORD).status_code == 302
+        if user.memberships.exists():
+            verify_second_factor(client, user)  # staff: the code step (tested in test_two_factor.py)
         assert client.get("/").status_code == 200
     return client
 

@@ -6,21 +6,15 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from patients.models import Patient
 from refills.content import date_in_words
 from refills.models import PumpEvent, RefillCycle
+from tests.browser_fixtures import log_in
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parent.parent.parent / "test-artifacts"
-
-
-def log_in(page: Page, url: str, email: str, password: str) -> None:
-    page.goto(url + "/accounts/login/")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
 
 
 def test_staff_refill_through_the_preview_updates_the_patients_home(browser: Browser, live_server, transactional_db):

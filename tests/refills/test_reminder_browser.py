@@ -17,10 +17,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import Page, expect
 
 from refills import delivery, services
 from refills.models import Acknowledgement, Delivery, PumpProfile, RefillCycle
+from tests.browser_fixtures import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -99,10 +101,8 @@ def test_caregiver_acknowledges_the_reminder_with_one_button(page: Page, live_se
 
 
 def test_the_new_pages_pass_axe_and_the_appointment_warning_shows(page: Page, live_server, world, cycle, password):
-    page.goto(live_server.url + "/accounts/login/")
-    page.get_by_label("E-mail").fill(world.staff.email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
+    TOTPDevice.objects.create(user=world.staff, name="app", confirmed=True)
+    log_in(page, live_server.url, world.staff.email, password)
     expect(page.get_by_role("link", name="Log in")).to_have_count(0)
 
     patient = f"{live_server.url}/patients/{world.patient.pk}"

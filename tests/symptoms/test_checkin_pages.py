@@ -297,6 +297,17 @@ def test_an_expired_session_still_gets_its_guidance_and_saves_after_log_in(pump)
     assert checkin.observed_at == MONDAY_NOON  # when it was posted, not when it was saved
 
 
+def test_staff_keep_the_time_they_gave_when_their_session_ended(pump):
+    client = Client()
+    post_form(client, pump.patient, symptoms=["itching"], observed_date="2026-03-09", observed_time="08:15")
+    client.force_login(pump.staff)
+    confirm = client.get(form_url(pump.patient) + "?resume=1")
+    assert "Monday 9 March at 08:15" in text(confirm)
+    client.post(form_url(pump.patient), {"resume": "save"})
+    checkin = CheckIn.objects.get()
+    assert checkin.logged_by_role == "staff" and checkin.observed_at == datetime(2026, 3, 9, 13, 15, tzinfo=UTC)
+
+
 def test_a_kept_check_in_can_be_discarded(pump):
     client = Client()
     post_form(client, pump.patient, symptoms=["itching"])
@@ -312,6 +323,12 @@ def test_a_kept_check_in_for_a_patient_you_cannot_see_is_a_404(pump):
     client.force_login(pump.other_caregiver)
     assert client.get(form_url(pump.patient) + "?resume=1").status_code == 404
     assert client.post(form_url(pump.patient), {"resume": "save"}).status_code == 404
+    assert not CheckIn.objects.exists()
+
+
+def test_pressing_save_logged_out_asks_to_log_in_and_shows_no_made_up_answer(pump):
+    response = Client().post(form_url(pump.patient), {"resume": "save"})
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
     assert not CheckIn.objects.exists()
 
 

@@ -3,11 +3,13 @@ with pumps and refill history (Pat's refill falls due within a week), and a care
 to Pat. Safe to run twice: it finds what exists, resets the demo passwords, and adds refills
 only to a patient who has none."""
 
+import base64
 from datetime import date, timedelta
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from patients.models import CaregiverLink, Clinic, ClinicMembership, Patient, User
 from refills import services
@@ -35,6 +37,13 @@ CLINIC = {
     "opening_hours": {d: [["08:00", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri")},
 }
 
+# Demo staff get a known two-step key (hex), printed as base32 for authenticator apps.
+DEMO_DEVICE = "demo"
+DEMO_TOTP_KEYS = {
+    "admin": "3132333435363738393031323334353637383930",
+    "staff": "3031323334353637383930313233343536373839",
+}
+
 # (role, e-mail, password, full name)
 LOGINS = [
     ("admin", "admin@riverside.example", "demo-admin-2026", "Avery Admin"),
@@ -60,6 +69,9 @@ class Command(BaseCommand):
             users[email] = user
             if role in ("staff", "admin"):
                 ClinicMembership.objects.update_or_create(user=user, clinic=clinic, defaults={"role": role})
+                TOTPDevice.objects.update_or_create(
+                    user=user, name=DEMO_DEVICE, defaults={"key": DEMO_TOTP_KEYS[role], "confirmed": True}
+                )
         patients = {}
         for email, zone in (
             ("pat@riverside.example", "America/Chicago"),
@@ -88,6 +100,13 @@ class Command(BaseCommand):
         self._pumps(patients, users["nurse@riverside.example"])
         for role, email, password, _ in LOGINS:
             self.stdout.write(f"{role:<10} {email:<28} {password}")
+        self.stdout.write(
+            "Clinic staff also type a code (two-step log-in): add the key below to an authenticator app,\n"
+            "or print the current code with: python manage.py two_factor_code <e-mail>"
+        )
+        for role in ("admin", "staff"):
+            secret = base64.b32encode(bytes.fromhex(DEMO_TOTP_KEYS[role])).decode().rstrip("=")
+            self.stdout.write(f"{role:<10} two-step key {secret}")
 
     def _pumps(self, patients, nurse):
         now = timezone.now().replace(microsecond=0)
