@@ -14,6 +14,8 @@ from refills.reminder_urls import api_urlpatterns as reminder_api
 from refills.reminder_urls import urlpatterns as reminder_urls
 from symptoms.api_urls import urlpatterns as symptom_api
 
+from .console.urls import api_urlpatterns as console_api
+from .console.urls import urlpatterns as console_urls
 from .views import healthz
 
 # The admin site asks for a verified second factor too.
@@ -22,6 +24,7 @@ admin.site.__class__ = OTPAdminSite
 api_v1 = [*patient_api, *refill_api, *reminder_api]
 api_v1 += plan_api
 api_v1 += symptom_api
+api_v1 += console_api
 
 urlpatterns = [
     path("", include(refill_urls)),
@@ -30,6 +33,7 @@ urlpatterns = [
     path("", include(patient_urls)),
     path("", include("refills.preference_urls")),
     path("", include("symptoms.urls")),
+    path("", include(console_urls)),
     path("accounts/login/", patient_urls.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/", include("django.contrib.auth.urls")),
