@@ -3,6 +3,7 @@ from django.contrib.auth import password_validation
 from django.utils.translation import gettext_lazy as _
 
 from .models import CHANNEL_CHOICES, Clinic, Invitation, Patient, User, validate_opening_hours
+from .rules import validate_reminder_steps
 
 
 class InviteCaregiverForm(forms.Form):
@@ -134,13 +135,28 @@ class ClinicSettingsForm(forms.ModelForm):
         choices=[(h, f"{h:02d}:00") for h in range(7, 21)],
     )
 
+    reminder_steps = forms.CharField(
+        label=_("Reminder steps (days before the refill date)"),
+        help_text=_("1 to 6 numbers, like 14, 7, 3, 1. The earliest at least 7; the 1-day step stays."),
+    )
+
     class Meta:
         model = Clinic
-        fields = ["name", "phone", "after_hours_phone", "emergency_number", "alert_email", "time_zone", "reminder_hour"]
+        fields = [
+            "name",
+            "phone",
+            "after_hours_phone",
+            "emergency_number",
+            "alert_email",
+            "time_zone",
+            "reminder_hour",
+            "reminder_steps",
+        ]
         help_texts = {"time_zone": _("The clinic's own time zone, for its opening hours. Example: America/Chicago")}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.initial["reminder_steps"] = ", ".join(str(d) for d in self.instance.reminder_steps or [])
         hours = self.instance.opening_hours or {}
         for day, label in DAY_LABELS.items():
             self.fields[f"hours_{day}"] = forms.CharField(
@@ -150,6 +166,17 @@ class ClinicSettingsForm(forms.ModelForm):
                 initial=", ".join(f"{a}-{b}" for a, b in hours.get(day, [])),
                 help_text=_("Example: 08:00-17:00. Leave blank when closed.") if day == "mon" else "",
             )
+
+    def clean_reminder_steps(self):
+        raw = self.cleaned_data["reminder_steps"]
+        if isinstance(raw, list):
+            raw = ", ".join(str(d) for d in raw)
+        try:
+            days = [int(part) for part in str(raw).replace(";", ",").split(",") if part.strip()]
+            return list(validate_reminder_steps(days))
+        except ValueError as error:
+            message = str(error) if "invalid literal" not in str(error) else _("Write whole numbers, like 14, 7, 3, 1.")
+            raise forms.ValidationError(message) from None
 
     def clean(self):
         data = super().clean()

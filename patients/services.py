@@ -162,7 +162,7 @@ def update_clinic(*, by: User, clinic: Clinic, form) -> Clinic:
     with transaction.atomic():
         clinic = form.save()
         audit.record(by, AuditEvent.Action.UPDATE, "clinic_settings", clinic=clinic)
-        if "reminder_hour" in form.changed_data:
+        if {"reminder_hour", "reminder_steps"} & set(form.changed_data):
             forecast_inputs_changed.send(sender=Clinic, clinic=clinic)
     return clinic
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from patients.rules import validate_reminder_steps
+
 from .forecast import at_local_hour, latest_at_hour_before
 
 DEFAULT_STEPS = (14, 7, 3, 1)
@@ -29,22 +31,9 @@ def priority(kind: str) -> int:
     return PRIORITY.get(kind.split("_")[0] if kind.startswith("step_") else kind, 0)
 
 
-class StepsError(ValueError):
-    pass
-
-
-def validate_steps(days: list[int] | tuple[int, ...]) -> tuple[int, ...]:
-    """A clinic's steps: 1–6 distinct whole days, the earliest at least 7, and the 1-day step kept."""
-    steps = tuple(sorted(set(days), reverse=True))
-    if len(steps) != len(days) or not 1 <= len(steps) <= 6:
-        raise StepsError("Choose 1 to 6 different steps.")
-    if any(not isinstance(d, int) or d < 1 or d > 60 for d in steps):
-        raise StepsError("Each step is a whole number of days from 1 to 60.")
-    if steps[0] < 7:
-        raise StepsError("The earliest step must be at least 7 days before the refill date.")
-    if 1 not in steps:
-        raise StepsError("The 1-day step cannot be removed.")
-    return steps
+def validate_steps(days) -> tuple[int, ...]:
+    """The clinic's steps, checked (the rule lives with the clinic: patients/rules.py)."""
+    return validate_reminder_steps(days)
 
 
 @dataclass(frozen=True)

@@ -151,6 +151,7 @@ def test_clinic_admin_edits_settings_with_field_errors(world):
         "alert_email": "alerts@home.example",
         "time_zone": "America/Chicago",
         "reminder_hour": "9",
+        "reminder_steps": "14, 7, 3, 1",
     }
     bad = admin.post(
         url, {**base, "reminder_hour": "21", "alert_email": "nope", "hours_mon": "17:00-08:00", "time_zone": "X"}
@@ -170,3 +171,34 @@ def test_clinic_admin_edits_settings_with_field_errors(world):
     for outsider in (world.staff, world.other_clinic_staff, world.patient_user, world.caregiver):
         assert client_for(outsider).get(url).status_code == 404
         assert client_for(outsider).post(url, base).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("steps", "message"),
+    [
+        ("14, 7, 3", "1-day step cannot be removed"),
+        ("5, 3, 1", "at least 7 days"),
+        ("21, 14, 10, 7, 3, 2, 1", "1 to 6"),
+        ("7, 7, 1", "1 to 6 different"),
+        ("seven, 1", "whole numbers"),
+    ],
+)
+def test_reminder_steps_rules(world, steps, message):
+    admin = client_for(world.admin)
+    url = f"/clinic/{world.clinic.pk}/settings/"
+    base = {
+        "name": "Home Clinic",
+        "phone": "555-0100",
+        "after_hours_phone": "555-0199",
+        "emergency_number": "911",
+        "alert_email": "alerts@home.example",
+        "time_zone": "America/Chicago",
+        "reminder_hour": "9",
+    }
+    response = admin.post(url, {**base, "reminder_steps": steps})
+    assert response.status_code == 200 and message in response.content.decode()
+    world.clinic.refresh_from_db()
+    assert world.clinic.reminder_steps == [14, 7, 3, 1]
+    assert admin.post(url, {**base, "reminder_steps": "21, 7, 1"}).status_code == 302
+    world.clinic.refresh_from_db()
+    assert world.clinic.reminder_steps == [21, 7, 1]

@@ -165,3 +165,27 @@ class RefusingSms:
         from refills.channels import PermanentError
 
         raise PermanentError("number refused")
+
+
+def test_a_clinic_changing_its_steps_replans_the_unsent_steps(cycle, world):
+    from patients import services as patient_services
+    from patients.forms import ClinicSettingsForm
+
+    clinic = world.clinic
+    data = {
+        "name": clinic.name,
+        "phone": clinic.phone,
+        "after_hours_phone": clinic.after_hours_phone,
+        "emergency_number": "911",
+        "alert_email": clinic.alert_email,
+        "time_zone": clinic.time_zone,
+        "reminder_hour": "9",
+        "reminder_steps": "21, 7, 1",
+    }
+    form = ClinicSettingsForm(data, instance=clinic)
+    assert form.is_valid(), form.errors
+    patient_services.update_clinic(by=world.admin, clinic=clinic, form=form)
+    kinds = set(Delivery.objects.filter(cycle=cycle, status="pending").values_list("kind", flat=True))
+    assert {"step_21", "step_7", "step_1"} <= kinds and not {"step_14", "step_3"} & kinds
+    step_21 = Delivery.objects.filter(cycle=cycle, kind="step_21").first()
+    assert step_21.due_at == datetime(2026, 3, 16, 14, 0, tzinfo=UTC)  # 6 April 15:00Z − 21 days → 09:00 CDT

@@ -134,6 +134,7 @@ def test_any_input_change_recomputes_in_the_same_transaction(pumped):
         "alert_email": clinic.alert_email,
         "time_zone": clinic.time_zone,
         "reminder_hour": "7",
+        "reminder_steps": "14, 7, 3, 1",
     }
     form = ClinicSettingsForm(data, instance=clinic)
     assert form.is_valid(), form.errors
