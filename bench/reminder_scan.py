@@ -16,7 +16,7 @@ Never run by the test command. In its own database (`ibt_bench`, dropped and mad
 
 It prints `ratio_1m_to_100k=<x>` (catch-up time at 1M over 100k), the catch-up DB time, the
 EXPLAIN of the due query (asserting it uses the partial index `delivery_due`), and sends per
-second. About five minutes on two cores.
+second. About four minutes on two cores (wall time is printed).
 
     .venv/bin/python bench/reminder_scan.py [--sizes 100000,1000000] [--due 10000] [--smtp 2000] [--keep]
 """

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -175,16 +175,19 @@ def open_queue_item(*, patient: Patient, kind: str, tier: int, source: str = "",
     """Open a clinic queue item unless one with the same key is still open. Call it inside the
     transaction that made the change, so the item and the change stand or fall together."""
     key = key or f"{kind}:{patient.pk}:{source}"
-    with transaction.atomic():
-        existing = QueueItem.objects.filter(dedupe_key=key, resolved_at__isnull=True).first()
-        if existing:
-            return existing
-        return QueueItem.objects.create(
-            patient=patient,
-            clinic_id=patient.clinic_id,
-            kind=kind,
-            tier=tier,
-            source=source,
-            dedupe_key=key,
-            opened_at=now or timezone.now(),
-        )
+    existing = QueueItem.objects.filter(dedupe_key=key, resolved_at__isnull=True).first()
+    if existing:
+        return existing
+    try:
+        with transaction.atomic():  # a savepoint: losing a race to open the same item is fine
+            return QueueItem.objects.create(
+                patient=patient,
+                clinic_id=patient.clinic_id,
+                kind=kind,
+                tier=tier,
+                source=source,
+                dedupe_key=key,
+                opened_at=now or timezone.now(),
+            )
+    except IntegrityError:
+        return QueueItem.objects.get(dedupe_key=key, resolved_at__isnull=True)

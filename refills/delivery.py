@@ -31,7 +31,7 @@ LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_CAP = timedelta(hours=1)
-BATCH = 1000
+BATCH = 5000  # rows claimed per tick (each becomes one send task)
 UNSENT = (Delivery.Status.PENDING, Delivery.Status.FAILED)
 PLAN_KINDS = ("step_14", "step_7", "step_3", "step_1", "overdue", "overdue_clinic", "empty")
 
@@ -263,9 +263,7 @@ def _claim(now: datetime, batch: int) -> list[int]:
     )
     ids = list(due)
     if ids:
-        Delivery.objects.filter(pk__in=ids).update(
-            status=Delivery.Status.SENDING, lease_expires_at=now + LEASE, attempts=F("attempts") + 1
-        )
+        Delivery.objects.filter(pk__in=ids).update(status=Delivery.Status.SENDING, lease_expires_at=now + LEASE)
     return ids
 
 
@@ -282,6 +280,9 @@ def deliver(delivery_id: int, now: datetime | None = None) -> str:
     )
     if row is None:
         return "not claimed"
+    # An attempt counts when a worker tries to send, not when a lease is handed out again.
+    Delivery.objects.filter(pk=row.pk).update(attempts=F("attempts") + 1)
+    row.attempts += 1
     try:
         recipient = recipients.by_key(row.recipient, row.patient)
         if recipient is None or row.channel not in recipient.channels:
@@ -355,9 +356,7 @@ def claim_now(ids: list[int], now: datetime) -> list[int]:
             .values_list("pk", flat=True)
         )
         if mine:
-            Delivery.objects.filter(pk__in=mine).update(
-                status=Delivery.Status.SENDING, lease_expires_at=now + LEASE, attempts=F("attempts") + 1
-            )
+            Delivery.objects.filter(pk__in=mine).update(status=Delivery.Status.SENDING, lease_expires_at=now + LEASE)
     return mine
 
 

@@ -104,6 +104,9 @@ def tune_database(db: dict) -> dict:
     else:
         db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
         db["CONN_HEALTH_CHECKS"] = True
+        if db["ENGINE"] == "django.db.backends.postgresql":
+            # Short indexed queries only: JIT compilation costs more than it saves (bench/).
+            db.setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
     db["ATOMIC_REQUESTS"] = False
     return db
 
