@@ -298,6 +298,15 @@ def deliver(delivery_id: int, now: datetime | None = None) -> str:
     except Exception as error:  # a poison row: push it aside, log it, let the rest go out
         log.exception("delivery %s failed unexpectedly", row.pk)
         return _retry(row, f"{type(error).__name__}: {error}", now)
+    if row.kind.startswith("eos_") and row.recipient.startswith("clinic:"):
+        patient_services.open_queue_item(
+            patient=row.patient,
+            kind="end_of_service",
+            tier=QueueItem.Tier.FOLLOW_UP,
+            source=f"patient:{row.patient_id}",
+            key=f"end_of_service:{row.patient_id}:{row.occasion}",
+            now=now,
+        )
     return _finish(row, Delivery.Status.SENT, provider_id=provider_id, sent_at=now)
 
 

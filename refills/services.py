@@ -191,6 +191,8 @@ def record_event(
             patient_services.open_queue_item(
                 patient=patient, kind="explanted", tier=QueueItem.Tier.FOLLOW_UP, source=f"event:{event.pk}", now=now
             )
+        if kind == PumpEvent.Kind.ALARM_REPORTED:
+            _open_alarm_item(patient, event, parsed.tone, now)
         audit.record(by, AuditEvent.Action.CREATE, f"pump_event_{kind}", [patient])
         result = recompute(patient, now=now)
         if kind == PumpEvent.Kind.PUMP_REPLACED:
@@ -198,6 +200,21 @@ def record_event(
         event.refresh_from_db()
         outcome = next((o for o in result.outcomes if o.key == (corrects.pk if corrects else event.pk)), None)
         return Recorded(event=event, outcome=outcome, forecast=forecast(result.inputs) if result.inputs else None)
+
+
+def _open_alarm_item(patient: Patient, event: PumpEvent, tone: str, now: datetime) -> None:
+    """A two-tone alarm means the drug may not be flowing; a single tone before the forecast's
+    alarm date means the forecast or the pump is wrong. Both go to the top of the queue."""
+    cycle = RefillCycle.objects.filter(patient=patient, ended_at__isnull=True).first()
+    if tone == "two_tone":
+        kind = "critical_alarm"
+    elif cycle is None or cycle.low_reservoir_alarm_at is None or event.occurred_at < cycle.low_reservoir_alarm_at:
+        kind = "alarm_before_forecast"
+    else:
+        return  # the low-reservoir alarm came when forecast: the refill reminders cover it
+    patient_services.open_queue_item(
+        patient=patient, kind=kind, tier=QueueItem.Tier.DEVICE, source=f"event:{event.pk}", now=now
+    )
 
 
 def _apply_replacement(profile: PumpProfile, parsed: EventValues, occurred_at: datetime) -> None:

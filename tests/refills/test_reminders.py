@@ -189,3 +189,14 @@ def test_a_clinic_changing_its_steps_replans_the_unsent_steps(cycle, world):
     assert {"step_21", "step_7", "step_1"} <= kinds and not {"step_14", "step_3"} & kinds
     step_21 = Delivery.objects.filter(cycle=cycle, kind="step_21").first()
     assert step_21.due_at == datetime(2026, 3, 16, 14, 0, tzinfo=UTC)  # 6 April 15:00Z − 21 days → 09:00 CDT
+
+
+def test_end_of_service_notice_to_the_clinic_opens_a_queue_item(cycle, world):
+    eos = datetime(2026, 5, 1, 14, 0, tzinfo=UTC)
+    delivery.plan_end_of_service(world.patient, eos, datetime(2026, 1, 1, tzinfo=UTC))
+    statuses = run(datetime(2026, 1, 31, 15, 0, tzinfo=UTC))  # 90 days before
+    assert statuses and set(statuses) == {"sent"}
+    item = QueueItem.objects.get(kind="end_of_service", patient=world.patient)
+    assert item.tier == QueueItem.Tier.FOLLOW_UP
+    run(datetime(2026, 4, 1, 15, 0, tzinfo=UTC))  # 30 days before: still one open item
+    assert QueueItem.objects.filter(kind="end_of_service", resolved_at__isnull=True).count() == 1

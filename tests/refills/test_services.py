@@ -160,3 +160,25 @@ def test_any_input_change_recomputes_in_the_same_transaction(pumped):
     cycle.refresh_from_db()
     assert cycle.refill_due_at is None and cycle.reminder_at is None
     assert services.forecast_for(pumped.patient, T0 + timedelta(days=1)) is None
+
+
+@pytest.mark.parametrize(
+    ("tone", "days_after", "kind"),
+    [("two_tone", 10, "critical_alarm"), ("single", 10, "alarm_before_forecast"), ("single", 37, None)],
+)
+def test_reported_alarms_open_queue_items(pumped, tone, days_after, kind):
+    refill(pumped)  # the forecast's alarm: 6 April 15:00Z (36 days)
+    at = T0 + timedelta(days=days_after)
+    services.record_event(
+        patient=pumped.patient,
+        kind="alarm_reported",
+        values={"tone": tone},
+        occurred_at=at,
+        by=pumped.staff,
+        now=at + timedelta(minutes=1),
+    )
+    items = QueueItem.objects.filter(patient=pumped.patient, tier=QueueItem.Tier.DEVICE)
+    assert list(items.values_list("kind", flat=True)) == ([kind] if kind else [])
+    # Any reported alarm pulls the refill date to that instant.
+    cycle = RefillCycle.objects.get(patient=pumped.patient, ended_at__isnull=True)
+    assert cycle.refill_due_at <= at
