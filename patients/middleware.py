@@ -1,5 +1,5 @@
 """Sessions end after inactivity (15 minutes for clinic staff, 60 for everyone else) and
-after 12 hours in all, whatever the activity."""
+after 12 hours in all, whatever the activity. A page refreshing itself (`?auto=1`) is not activity."""
 
 import time
 
@@ -12,6 +12,11 @@ STARTED = "ibt_started_at"
 LAST_SEEN = "ibt_last_seen_at"
 IDLE_LIMIT = "ibt_idle_limit"
 LAST_SEEN_RESOLUTION = 30  # seconds
+
+
+def is_automatic(request) -> bool:
+    """A request the page made on its own (the triage queue's meta refresh to `?auto=1`)."""
+    return request.method in ("GET", "HEAD") and request.GET.get("auto") == "1"
 
 
 class SessionTimeoutMiddleware:
@@ -35,6 +40,11 @@ class SessionTimeoutMiddleware:
                 request.session["signed_out_reason"] = "timeout"
                 # Carry on as a signed-out visitor: pages that need a log-in send them to it (which
                 # says why), the API answers 401, and a check-in posted now still gets its guidance.
+                return self.get_response(request)
+            if is_automatic(request):
+                # A page refreshing itself is not a person at the screen: it must not keep an
+                # unattended session alive. It may start the idle clock, never move it on.
+                session.setdefault(LAST_SEEN, now)
                 return self.get_response(request)
             if now - session.get(LAST_SEEN, 0) >= LAST_SEEN_RESOLUTION:
                 session[LAST_SEEN] = now  # written at most every 30 s: a session write is a query

@@ -51,8 +51,26 @@ NON_PATIENT_ROUTES = {
     " (tests/symptoms/test_checkin_pages.py)",
     "emergency-check/": "public symptom checker: no log-in, no patient data, saves nothing",
     "api/v1/symptoms/": "public symptom catalog, no patient data",
+    "clinic/patients/": "clinic staff and admins only (else 404); lists only their own clinics' patients"
+    " (tests/console/test_patients_list.py)",
+    "clinic/board/": "clinic staff and admins only (else 404); their own clinics' patients only"
+    " (tests/console/test_board.py)",
+    "clinic/board.csv": "the refill board as CSV: the same rows and access as clinic/board/",
     "api/v1/triage/": "public triage that saves nothing; an optional patient id goes through"
     " access.get_visible_patient, else 404 (tests/symptoms/test_checkin_api.py)",
+    "clinic/enrol/": "staff only (patients.access.staff_clinics), into their own clinics only, else 404"
+    " (tests/console/test_enrol.py)",
+    "clinic/enrol/<str:flow_id>/<str:step>/": "staff only; a flow kept in the staff member's own session, for"
+    " their own clinics only, else 404 (tests/console/test_enrol.py)",
+    "clinic/queue/": "staff and admins only, their own clinics' items (patients.queue.open_items), else 404",
+    "api/v1/queue/": "staff and admins only, their own clinics' items (patients.queue.open_items), else 404",
+    # Queue items are looked up through patients.queue.get_item (the user's clinics only), else
+    # 404; tests/console/test_queue.py proves it for every one of these routes and method.
+    "clinic/queue/<int:item_id>/": "a queue item of the user's own clinics, else 404 (tests/console/test_queue.py)",
+    "clinic/queue/<int:item_id>/acknowledge/": "a queue item of the user's own clinics, else 404",
+    "clinic/queue/<int:item_id>/resolve/": "a queue item of the user's own clinics, else 404",
+    "api/v1/queue/<int:item_id>/acknowledge/": "a queue item of the user's own clinics, else 404",
+    "api/v1/queue/<int:item_id>/resolve/": "a queue item of the user's own clinics, else 404",
 }
 # Patient routes that answer an anonymous POST on purpose, and why.
 ANONYMOUS_POST_ANSWERED = {

@@ -1,0 +1,647 @@
+"""Enrolment (SPEC §1 "enrol patients"; issue 6 part 6): clinic staff create a patient, the
+pump profile and the first refill, and invite the patient and caregivers, in one guided flow
+that works without JavaScript and warns when nobody could be reminded.
+
+    /clinic/enrol/                    starts a flow (a new flow id) and goes to step 1
+    /clinic/enrol/<flow>/<step>/      patient → pump → refill → invitations → review
+
+Each step validates its own fields (its form, then the services in a dry run that is rolled
+back) and keeps what was posted in the session under the flow's id; nothing is created until
+"Enrol" on the review step, which writes everything in ONE transaction through the same
+services the other pages use (patients.services.create_patient and invite,
+refills.services.save_profile and record_event). Any error rolls all of it back and shows the
+field errors on the step they belong to. The invitation e-mails go out on commit.
+
+Only staff of a clinic may enrol, and only into their own clinics; everyone else gets 404.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
+from django.contrib.sessions.models import Session
+from django.core.exceptions import ValidationError
+from django.db import DataError, IntegrityError, transaction
+from django.http import Http404, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_http_methods
+
+from patients import services as patient_services
+from patients.access import staff_clinics
+from patients.models import Clinic, Invitation, Patient, User
+from refills import recipients
+from refills import services as refill_services
+from refills.catalog import CATALOG
+from refills.forms import Submission, flex_rows_needed
+from refills.models import PumpEvent, PumpProfile
+from refills.templatetags.refill_tags import days_left_in_words, local_when, reason_sentence
+
+from .enrol_forms import InvitationsStepForm, PatientStepForm, PumpStepForm, RefillStepForm
+
+logger = logging.getLogger(__name__)
+
+STEPS = ("patient", "pump", "refill", "invitations", "review")
+STEP_TITLES = {
+    "patient": gettext_lazy("The patient"),
+    "pump": gettext_lazy("The pump"),
+    "refill": gettext_lazy("The first refill"),
+    "invitations": gettext_lazy("Invitations"),
+    "review": gettext_lazy("Check and enrol"),
+}
+SESSION_KEY = "enrolment_flows"
+MAX_FLOWS = 5  # per session; the oldest unfinished flow is dropped first
+FLOW_MAX_AGE_SECONDS = 12 * 3600
+NOBODY_TO_REMIND = gettext_lazy(
+    "Nobody can get refill reminders by e-mail or text. Add an e-mail address or invite a caregiver."
+)
+
+
+# --- The one transaction -----------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    """The cleaned values of the steps done so far (None: not part of this run)."""
+
+    clinic: Clinic
+    patient: dict
+    pump: dict | None = None
+    refill: Submission | None = None
+    invitations: list[dict] | None = None
+
+
+@dataclass
+class Enrolled:
+    patient: Patient
+    profile: PumpProfile | None = None
+    recorded: refill_services.Recorded | None = None
+    invitations: list[Invitation] = field(default_factory=list)
+
+
+class StepError(Exception):
+    """A service refused the values of one step: its field errors, to show on that step."""
+
+    def __init__(self, step: str, error: ValidationError):
+        super().__init__(step, error)
+        self.step = step
+        self.error = error
+
+
+def _in_step(step: str, action, **kwargs):
+    try:
+        return action(**kwargs)
+    except ValidationError as error:
+        raise StepError(step, error) from error
+
+
+def _invitation_error(error: ValidationError, prefix: str) -> ValidationError:
+    """Key an invitation's errors by the row it came from: "caregiver_1_:email"."""
+    if hasattr(error, "error_dict"):
+        return ValidationError({f"{prefix}:{key}": messages for key, messages in error.message_dict.items()})
+    return ValidationError({f"{prefix}:email": error.messages})
+
+
+def enrol(plan: Plan, *, by: User, commit: bool = True, before_commit=None) -> Enrolled:
+    """Create the patient, the pump profile, the first refill and the invitations in ONE
+    transaction, each through its own service (which validates and audits it). With
+    commit=False the same writes are made and rolled back, and the refill is a
+    record_event(commit=False) preview: what enrolling would do, with nothing kept.
+    Raises StepError (nothing kept) naming the step whose values were refused."""
+    try:
+        with transaction.atomic():
+            enrolled = _write(plan, by, commit)
+            if before_commit is not None:
+                before_commit(enrolled)
+            if not commit:
+                transaction.set_rollback(True)
+    except (IntegrityError, DataError) as error:
+        logger.warning("enrolment refused by the database: %s", error)
+        raise StepError(
+            "review", ValidationError(_("The record could not be saved, so nothing was saved. Please try again."))
+        ) from error
+    return enrolled
+
+
+def _write(plan: Plan, by: User, commit: bool) -> Enrolled:
+    patient = _in_step("patient", patient_services.create_patient, by=by, clinic=plan.clinic, **plan.patient)
+    enrolled = Enrolled(patient=patient)
+    if plan.pump is None:
+        return enrolled
+    enrolled.profile = _in_step("pump", refill_services.save_profile, patient=patient, by=by, values=plan.pump)
+    if plan.refill is None:
+        return enrolled
+    enrolled.recorded = _in_step(
+        "refill",
+        refill_services.record_event,
+        patient=patient,
+        kind=PumpEvent.Kind.REFILL,
+        values=plan.refill.values,
+        occurred_at=plan.refill.occurred_at,
+        by=by,
+        note=plan.refill.note,
+        commit=commit,
+    )
+    for spec in plan.invitations or []:
+        try:
+            invitation = patient_services.invite(
+                by=by,
+                patient=patient,
+                kind=spec["kind"],
+                email=spec["email"],
+                full_name=spec["full_name"] or patient.full_name,
+                relationship=spec.get("relationship", ""),
+            )
+        except ValidationError as error:
+            raise StepError("invitations", _invitation_error(error, spec["prefix"])) from error
+        enrolled.invitations.append(invitation)
+    return enrolled
+
+
+def nobody_to_remind(patient: Patient, invitations: list[dict]) -> bool:
+    """True when no one could get a refill reminder by e-mail or text: the patient has no
+    usable e-mail and no verified phone, and no caregiver is invited."""
+    if any(spec["kind"] == Invitation.Kind.CAREGIVER for spec in invitations):
+        return False
+    return not recipients.for_patient(patient).reachable_outside_app
+
+
+# --- The flow's state, kept in the session ------------------------------------------------------
+
+
+def _flows(request) -> dict:
+    flows = request.session.get(SESSION_KEY)
+    if not isinstance(flows, dict):
+        flows = {}
+    now = time.time()
+    return {k: v for k, v in flows.items() if isinstance(v, dict) and now - v.get("started", 0) < FLOW_MAX_AGE_SECONDS}
+
+
+def _save_flows(request, flows: dict) -> None:
+    request.session[SESSION_KEY] = flows
+    request.session.modified = True
+
+
+def _new_flow(request, clinic_id: int | None) -> str:
+    flows = _flows(request)
+    while len(flows) >= MAX_FLOWS:
+        del flows[min(flows, key=lambda k: flows[k]["started"])]
+    flow_id = secrets.token_urlsafe(12)
+    flows[flow_id] = {"started": time.time(), "clinic": clinic_id, "data": {}, "done": [], "patient": None}
+    _save_flows(request, flows)
+    return flow_id
+
+
+def _store(request, flow_id: str, flow: dict, step: str, form) -> None:
+    """Keep what was posted for this step (re-validated each time it is used)."""
+    flow["data"][step] = {name: form.data.getlist(name) for name in form.data if name in form.fields}
+    if step not in flow["done"]:
+        flow["done"].append(step)
+    flows = _flows(request)
+    flows[flow_id] = flow
+    _save_flows(request, flows)
+
+
+def _stored(flow: dict, step: str) -> QueryDict | None:
+    data = flow["data"].get(step)
+    if data is None:
+        return None
+    query = QueryDict(mutable=True)
+    for name, values in data.items():
+        query.setlist(name, [str(v) for v in values])
+    return query
+
+
+def fingerprint(flow: dict) -> str:
+    """Identifies the values the review showed, so "Enrol" enrols exactly those."""
+    payload = {"clinic": flow.get("clinic"), "data": flow["data"]}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _lock_flow(request, flow_id: str) -> int | None:
+    """Inside the enrolment's transaction: lock this session's row (a second "Enrol" of the
+    same flow, e.g. a double click, waits here) and return the patient it already enrolled."""
+    if not isinstance(request.session, DatabaseSessionStore) or not request.session.session_key:
+        return None
+    row = Session.objects.select_for_update().filter(session_key=request.session.session_key).first()
+    if row is None:
+        return None
+    flows = request.session.decode(row.session_data).get(SESSION_KEY) or {}
+    return (flows.get(flow_id) or {}).get("patient")
+
+
+# --- Forms of each step, from what was posted or stored ----------------------------------------
+
+
+@dataclass
+class Context:
+    request: object
+    flow_id: str
+    flow: dict
+    clinics: list[Clinic]
+    stored_forms: dict = field(default_factory=dict)
+
+    def form(self, step: str):
+        """The step's form bound to what was stored for it (unbound if nothing was), made and
+        validated once a request."""
+        if step not in self.stored_forms:
+            form = FORMS[step](self)
+            if form.is_bound:
+                form.is_valid()
+            self.stored_forms[step] = form
+        return self.stored_forms[step]
+
+    @property
+    def user(self):
+        return self.request.user
+
+    def url(self, step: str) -> str:
+        return reverse("enrol-step", kwargs={"flow_id": self.flow_id, "step": step})
+
+    def clinic(self, form: PatientStepForm | None = None) -> Clinic | None:
+        """The clinic to enrol into: the one chosen on step 1 (or at the start), else the only
+        one. A clinic that is not the user's own is a 404."""
+        chosen = self.flow.get("clinic")
+        if form is not None and "clinic" in form.fields and form.is_valid():
+            chosen = form.cleaned_data["clinic"]
+        by_id = {c.pk: c for c in self.clinics}
+        if chosen is None:
+            return self.clinics[0] if len(self.clinics) == 1 else None
+        if chosen not in by_id:
+            raise Http404("No such clinic.")
+        return by_id[chosen]
+
+
+def _patient_form(ctx: Context, data=None) -> PatientStepForm:
+    clinic = ctx.clinic()
+    initial = {"time_zone": clinic.time_zone if clinic else "", "notification_channels": ["email", "inbox"]}
+    if clinic is not None and len(ctx.clinics) > 1:
+        initial["clinic"] = clinic.pk
+    return PatientStepForm(
+        data if data is not None else _stored(ctx.flow, "patient"), clinics=ctx.clinics, initial=initial
+    )
+
+
+def _zone(ctx: Context) -> str:
+    form = ctx.form("patient")
+    if form.is_bound and form.is_valid():
+        return form.cleaned_data["time_zone"]
+    clinic = ctx.clinic()
+    return clinic.time_zone if clinic else "UTC"
+
+
+def _pump_form(ctx: Context, data=None) -> PumpStepForm:
+    return PumpStepForm(data if data is not None else _stored(ctx.flow, "pump"))
+
+
+def _refill_form(ctx: Context, data=None) -> RefillStepForm:
+    bound = data if data is not None else _stored(ctx.flow, "refill")
+    zone = _zone(ctx)
+    now = timezone.localtime(timezone.now(), timezone=ZoneInfo(zone))
+    initial = {
+        "occurred_date": now.date(),
+        "occurred_time": now.time().replace(second=0, microsecond=0),
+        "aspirated_ml": 0,
+        "mode": "simple",
+    }
+    # ?rows=13 (the "show 13 rows" link) wins over the row count stored with the step.
+    asked = ctx.request.GET.get("rows") or (bound.get("rows") if bound is not None else None)
+    return RefillStepForm(bound, zone=zone, rows=flex_rows_needed(asked, initial), initial=initial)
+
+
+def _invitations_form(ctx: Context, data=None) -> InvitationsStepForm:
+    patient_form = ctx.form("patient")
+    email = patient_form.cleaned_data.get("email", "") if patient_form.is_bound and patient_form.is_valid() else ""
+    initial = {"invite_patient": bool(email), "patient_email": email}
+    return InvitationsStepForm(data if data is not None else _stored(ctx.flow, "invitations"), initial=initial)
+
+
+FORMS = {"patient": _patient_form, "pump": _pump_form, "refill": _refill_form, "invitations": _invitations_form}
+
+
+class Incomplete(Exception):
+    def __init__(self, step: str):
+        super().__init__(step)
+        self.step = step
+
+
+def _plan(ctx: Context, upto: str, current=None) -> Plan:
+    """The cleaned values of every step up to `upto` (the form just posted stands for its
+    own step). Incomplete names the first step not done or no longer valid."""
+    forms = {}
+    for step in STEPS[: STEPS.index(upto) + 1]:
+        if step == "review":
+            break
+        form = current if current is not None and step == upto else ctx.form(step)
+        if not form.is_bound or not form.is_valid():
+            raise Incomplete(step)
+        forms[step] = form
+    clinic = ctx.clinic(forms["patient"])
+    if clinic is None:
+        raise Incomplete("patient")
+    return Plan(
+        clinic=clinic,
+        patient=forms["patient"].patient_fields(),
+        pump=forms["pump"].values() if "pump" in forms else None,
+        refill=forms["refill"].submission() if "refill" in forms else None,
+        invitations=forms["invitations"].invitations() if "invitations" in forms else None,
+    )
+
+
+# --- Pages -----------------------------------------------------------------------------------
+
+
+def _clinics_or_404(request) -> list[Clinic]:
+    clinics = list(staff_clinics(request.user).order_by("name"))
+    if not clinics:
+        raise Http404
+    return clinics
+
+
+@login_required
+@require_GET
+def enrol_start(request):
+    """Start a new enrolment (several may run side by side, one a browser tab)."""
+    clinics = _clinics_or_404(request)
+    clinic_id = None
+    if request.GET.get("clinic"):
+        try:
+            clinic_id = int(request.GET["clinic"])
+        except ValueError:
+            raise Http404 from None
+        if clinic_id not in {c.pk for c in clinics}:
+            raise Http404("No such clinic.")
+    elif len(clinics) == 1:
+        clinic_id = clinics[0].pk
+    flow_id = _new_flow(request, clinic_id)
+    return redirect("enrol-step", flow_id=flow_id, step="patient")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def enrol_step(request, flow_id: str, step: str):
+    clinics = _clinics_or_404(request)
+    if step not in STEPS:
+        raise Http404
+    flow = _flows(request).get(flow_id)
+    if flow is None:
+        messages.info(request, _("That enrolment has expired or was never started. Please start again."))
+        return redirect("enrol-start")
+    if flow.get("patient"):
+        # Already enrolled (a reload or a second click): show the patient, never a duplicate.
+        return redirect("patient-detail", patient_id=flow["patient"])
+    ctx = Context(request=request, flow_id=flow_id, flow=flow, clinics=clinics)
+    ctx.clinic()  # 404 for a clinic that is not the user's own
+    missing = next((s for s in STEPS[: STEPS.index(step)] if s not in flow["done"]), None)
+    if missing is not None:
+        return redirect(ctx.url(missing))
+    if step == "review":
+        return _review(ctx)
+    if request.method == "POST":
+        return _post_step(ctx, step)
+    form = ctx.form(step)
+    preview = None
+    if step == "refill" and form.is_bound:
+        try:
+            preview = _preview(ctx, "refill")
+        except StepError as error:
+            return _show_error(ctx, error, _("Something does not fit. Fix it, then go on."))
+        except Incomplete as missing_step:
+            if missing_step.step != step:
+                return redirect(ctx.url(missing_step.step))
+    return _render_step(ctx, step, form, preview=preview)
+
+
+def _post_step(ctx: Context, step: str):
+    form = FORMS[step](ctx, ctx.request.POST)
+    if form.is_valid():
+        try:
+            _dry_run(ctx, step, form)
+        except StepError as error:
+            if error.step != step:
+                _store(ctx.request, ctx.flow_id, ctx.flow, step, form)
+                return _show_error(ctx, error, _("Something in an earlier step does not fit. Fix it, then go on."))
+            form.add_service_errors(error.error)
+        except Incomplete as missing:
+            return redirect(ctx.url(missing.step))
+        else:
+            if step == "patient" and "clinic" in form.cleaned_data:
+                ctx.flow["clinic"] = form.cleaned_data["clinic"]
+            _store(ctx.request, ctx.flow_id, ctx.flow, step, form)
+            if step == "refill" and ctx.request.POST.get("action") == "check":
+                return redirect(ctx.url("refill") + "#preview")
+            return redirect(ctx.url(STEPS[STEPS.index(step) + 1]))
+    elif step == "refill":
+        # Ask the services too, so every problem shows at once; nothing is kept.
+        submission = form.submission()
+        ignore = ("occurred_at",) if submission.occurred_at is None else ()
+        try:
+            plan = _plan(ctx, "pump")
+            plan.refill = Submission(
+                submission.kind, submission.values, submission.occurred_at or timezone.now(), submission.note
+            )
+            enrol(plan, by=ctx.user, commit=False)
+        except StepError as error:
+            if error.step == step:
+                form.add_service_errors(error.error, only_new=True, ignore=ignore)
+        except Incomplete:
+            pass
+    return _render_step(ctx, step, form)
+
+
+def _dry_run(ctx: Context, step: str, form) -> Enrolled:
+    """Run the enrolment up to this step and roll it back: the services' own checks."""
+    return enrol(_plan(ctx, step, current=form), by=ctx.user, commit=False)
+
+
+def _preview(ctx: Context, upto: str) -> dict:
+    """What enrolling would do, from the stored steps: the forecast, the refill's warnings."""
+    plan = _plan(ctx, upto)
+    enrolled = enrol(plan, by=ctx.user, commit=False)
+    recorded = enrolled.recorded
+    result = recorded.forecast if recorded else None
+    preview = {
+        "plan": plan,
+        "forecast": result,
+        "outcome": recorded.outcome if recorded else None,
+        "values": recorded.event.values if recorded else {},
+        "occurred_at": recorded.event.occurred_at if recorded else None,
+        "profile": enrolled.profile,
+        "zone": plan.patient["time_zone"],
+    }
+    if result is not None:
+        preview["reason"] = reason_sentence(result.refill_due_reason, result.inputs.max_days_in_pump)
+        preview["days_left"] = days_left_in_words(result.days_until_refill_due)
+    return preview
+
+
+def _review(ctx: Context):
+    request = ctx.request
+    notice = ""
+    if request.method == "POST":
+        if request.POST.get("checked") == fingerprint(ctx.flow):
+            try:
+                plan = _plan(ctx, "review")
+            except Incomplete as missing:
+                return redirect(ctx.url(missing.step))
+            return _enrol_now(ctx, plan)
+        notice = _("Something changed since you checked it. Check everything again, then press “Enrol”.")
+    try:
+        preview = _preview(ctx, "review")
+    except StepError as error:
+        return _show_error(ctx, error, _("Something does not fit. Fix it here, then go on to enrol."))
+    except Incomplete as missing:
+        return redirect(ctx.url(missing.step))
+    plan = preview["plan"]
+    patient = Patient(clinic=plan.clinic, **plan.patient)
+    context = {
+        "preview": preview,
+        "plan": plan,
+        "patient": patient,
+        "profile": preview["profile"],
+        "pump_model": CATALOG[preview["profile"].model].label,
+        "risk_labels": _risk_labels(preview["profile"]),
+        "invitations": plan.invitations,
+        "nobody_to_remind": nobody_to_remind(patient, plan.invitations),
+        "nobody_message": NOBODY_TO_REMIND,
+        "fingerprint": fingerprint(ctx.flow),
+        "notice": notice,
+    }
+    return _render(ctx, "review", "console/enrol_review.html", context)
+
+
+def _risk_labels(profile: PumpProfile) -> list[str]:
+    return [str(PumpStepForm.base_fields[name].label) for name in PumpStepForm.RISK_FIELDS if getattr(profile, name)]
+
+
+def _enrol_now(ctx: Context, plan: Plan):
+    request = ctx.request
+    already: list[int | None] = [None]
+
+    def mark_done(enrolled: Enrolled) -> None:
+        # Inside the transaction: the flow is marked done with the patient it created, so a
+        # second "Enrol" (which waited on the session row) finds it and creates nothing.
+        flows = _flows(request)
+        flows.setdefault(ctx.flow_id, ctx.flow).update(patient=enrolled.patient.pk, data={})
+        _save_flows(request, flows)
+        if isinstance(request.session, DatabaseSessionStore) and request.session.session_key:
+            request.session.save()
+
+    def guarded(plan: Plan) -> Enrolled | None:
+        with transaction.atomic():
+            already[0] = _lock_flow(request, ctx.flow_id)
+            if already[0]:
+                return None
+            return enrol(plan, by=ctx.user, before_commit=mark_done)
+
+    try:
+        enrolled = guarded(plan)
+    except StepError as error:
+        return _show_error(ctx, error, _("Nothing was saved. Fix this, then enrol again."))
+    except (IntegrityError, DataError) as error:  # at commit: nothing was saved
+        logger.warning("enrolment refused by the database at commit: %s", error)
+        flows = _flows(request)
+        flows[ctx.flow_id] = ctx.flow
+        _save_flows(request, flows)
+        return _show_error(
+            ctx,
+            StepError("review", ValidationError(_("The record could not be saved, so nothing was saved."))),
+            _("Please try again."),
+        )
+    if enrolled is None:
+        # Another "Enrol" of this flow got there first: keep its marker in this session too.
+        flows = _flows(request)
+        flows.setdefault(ctx.flow_id, ctx.flow).update(patient=already[0], data={})
+        _save_flows(request, flows)
+        return redirect("patient-detail", patient_id=already[0])
+    patient = enrolled.patient
+    sent = ", ".join(i.email for i in enrolled.invitations)
+    message = _("%(name)s is enrolled.") % {"name": patient.full_name}
+    if enrolled.recorded and enrolled.recorded.forecast:
+        message += " " + _("Next refill due: %(date)s.") % {
+            "date": local_when(enrolled.recorded.forecast.refill_due_at, patient.time_zone)
+        }
+    if sent:
+        message += " " + _("Invitations sent to: %(emails)s.") % {"emails": sent}
+    messages.success(request, message)
+    if nobody_to_remind(patient, plan.invitations or []):
+        messages.warning(request, NOBODY_TO_REMIND)
+    return redirect("patient-detail", patient_id=patient.pk)
+
+
+def _show_error(ctx: Context, error: StepError, notice: str):
+    """Show the step a service refused, bound to its stored values, with the field errors."""
+    step = error.step if error.step in FORMS else "review"
+    if step == "review":
+        context = {"notice": notice, "errors": error.error.messages}
+        return _render(ctx, "review", "console/enrol_problem.html", context)
+    form = ctx.form(step)
+    form.add_service_errors(error.error)
+    return _render_step(ctx, step, form, notice=notice)
+
+
+TEMPLATES = {
+    "patient": "console/enrol_patient.html",
+    "pump": "console/enrol_pump.html",
+    "refill": "console/enrol_refill.html",
+    "invitations": "console/enrol_invitations.html",
+}
+
+
+def _render_step(ctx: Context, step: str, form, *, preview=None, notice: str = ""):
+    context = {"form": form, "preview": preview, "notice": notice}
+    if step == "refill":
+        context["zone"] = form.zone
+        context["more_rows"] = ctx.url("refill") + "?rows=13"
+    if step == "pump":
+        context["zone"] = _zone(ctx)
+    return _render(ctx, step, TEMPLATES[step], context)
+
+
+def _render(ctx: Context, step: str, template: str, context: dict):
+    index = STEPS.index(step)
+    steps = [
+        {
+            "n": i + 1,
+            "key": key,
+            "title": STEP_TITLES[key],
+            "url": ctx.url(key),
+            "current": key == step,
+            "done": key in ctx.flow["done"],
+            "reachable": all(s in ctx.flow["done"] for s in STEPS[:i]),
+        }
+        for i, key in enumerate(STEPS)
+    ]
+    patient_form = ctx.form("patient")
+    name = patient_form.cleaned_data.get("full_name", "") if patient_form.is_bound and patient_form.is_valid() else ""
+    clinic = ctx.clinic()
+    return render(
+        ctx.request,
+        template,
+        {
+            **context,
+            "step": step,
+            "flow_id": ctx.flow_id,
+            "step_n": index + 1,
+            "step_count": len(STEPS),
+            "step_title": STEP_TITLES[step],
+            "steps": steps,
+            "action": ctx.url(step),
+            "back": ctx.url(STEPS[index - 1]) if index else None,
+            "patient_name": name,
+            "clinic": clinic,
+            "several_clinics": len(ctx.clinics) > 1,
+        },
+    )

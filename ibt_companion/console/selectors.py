@@ -1,0 +1,386 @@
+"""Reads for the clinic console: the patient list, the refill board and the patient panel.
+
+Statuses (SPEC §7) are worked out in the database as well as in Python: refills.statuses.annotate
+puts the open cycle's columns on each patient, `with_statuses` turns them into one flag per
+status and a rank (the most urgent status), so that filters, sorting and pagination happen in
+the one query that fetches a page. refills.statuses.statuses says the same thing in Python for
+the rows shown; both read the same `now`.
+
+Every function here runs a fixed number of queries, whatever the number of rows.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+
+from patients.access import staff_clinics, visible_patients
+from patients.models import AuditEvent, CaregiverLink, Patient
+from refills import catalog
+from refills import statuses as refill_statuses
+from refills.forecast import Forecast, forecast
+from refills.models import Acknowledgement, Delivery, PumpEvent, PumpProfile, RefillCycle
+from refills.services import effective_values
+from refills.templatetags.refill_tags import stored_inputs
+from symptoms.models import CheckIn
+
+ORDER = refill_statuses.ORDER
+LABELS = refill_statuses.LABELS
+EOS_WARNING = refill_statuses.END_OF_SERVICE_WARNING
+BOARD_DAYS = 30
+PANEL_EVENTS = 50
+PANEL_CHECKINS = 20
+PANEL_AUDIT = 50
+EOS_KINDS = ("eos_90", "eos_30")
+FLOOR_ML = Decimal("4.0")  # withdrawal starts above the 2 mL alarm in about a quarter of patients
+
+
+# --- Whose patients -------------------------------------------------------------------------
+
+
+def console_patients(user) -> QuerySet[Patient]:
+    """The patients of the clinics where this user is staff or admin; none for anyone else
+    (a patient or caregiver sees no clinic list, even of people they can see)."""
+    return visible_patients(user).filter(clinic__in=staff_clinics(user))
+
+
+# --- Statuses in the database --------------------------------------------------------------
+
+
+def latest_implant_date(by: date, years: int) -> date:
+    """The latest implant date whose battery limit (implant + `years`, 29 February → 28
+    February, as PumpProfile.end_of_service_date) is on or before `by`."""
+    try:
+        cutoff = by.replace(year=by.year - years)
+    except ValueError:  # `by` is 29 February
+        cutoff = by.replace(year=by.year - years, day=28)
+    if by.month == 2 and by.day == 28 and calendar.isleap(cutoff.year):
+        cutoff = cutoff.replace(day=29)  # 29 February + years is 28 February: on `by`
+    return cutoff
+
+
+def eos_on_or_before(by: date, prefix: str = "pump__") -> Q:
+    """End of service (PumpProfile.end_of_service_date, the earlier of ERI + 90 days and the
+    battery limit) falls on or before `by`, as plain comparisons on the stored columns."""
+    condition = Q(**{f"{prefix}eri_date__lte": by - timedelta(days=catalog.END_OF_SERVICE_AFTER_ERI_DAYS)})
+    for years in sorted({m.max_battery_years for m in catalog.CATALOG.values() if m.max_battery_years}):
+        models = [key for key, m in catalog.CATALOG.items() if m.max_battery_years == years]
+        condition |= Q(**{f"{prefix}model__in": models, f"{prefix}implant_date__lte": latest_implant_date(by, years)})
+    return condition
+
+
+def status_conditions(now: datetime) -> dict[str, Q]:
+    """Each status of refills.statuses.statuses as a condition on an annotated patient
+    (`due_soon` here ignores `overdue`; the flags below keep them apart)."""
+    return {
+        "empty": Q(cycle_empty_at__lte=now),
+        "overdue": Q(cycle_refill_due_at__lte=now),
+        "due_soon": Q(cycle_first_step_at__lte=now),
+        "discrepancy": Q(latest_refill_discrepancy=True, latest_refill_resolved_at__isnull=True),
+        "end_of_service_near": eos_on_or_before(now.date() + EOS_WARNING),
+    }
+
+
+def _flag(condition: Q) -> Case:
+    return Case(When(condition, then=Value(True)), default=Value(False), output_field=BooleanField())
+
+
+def with_statuses(patients: QuerySet[Patient], now: datetime) -> QuerySet[Patient]:
+    """refills.statuses.annotate, plus one boolean per status (`is_<status>`) and `status_rank`
+    (the index in ORDER of the most urgent status; 5 is "ok")."""
+    conditions = status_conditions(now)
+    annotated = refill_statuses.annotate(patients).annotate(
+        **{f"is_{name}": _flag(condition) for name, condition in conditions.items() if name != "due_soon"}
+    )
+    annotated = annotated.annotate(
+        is_due_soon=_flag(conditions["due_soon"] & Q(is_overdue=False)),
+    )
+    annotated = annotated.annotate(
+        is_ok=_flag(
+            Q(is_empty=False, is_overdue=False, is_due_soon=False, is_discrepancy=False, is_end_of_service_near=False)
+        ),
+    )
+    return annotated.annotate(
+        status_rank=Case(
+            *(When(**{f"is_{name}": True}, then=Value(rank)) for rank, name in enumerate(ORDER[:-1])),
+            default=Value(len(ORDER) - 1),
+            output_field=IntegerField(),
+        )
+    )
+
+
+def by_urgency(patients: QuerySet[Patient]) -> QuerySet[Patient]:
+    """Most urgent status first, then the earliest refill due (none last), then by name."""
+    return patients.order_by("status_rank", F("cycle_refill_due_at").asc(nulls_last=True), "full_name", "pk")
+
+
+def statuses_of(patient: Patient, now: datetime) -> list[str]:
+    """The statuses of a patient annotated by `with_statuses`, by refills.statuses itself."""
+    return refill_statuses.statuses(refill_statuses.facts_of(patient), now)
+
+
+def status_words(found: list[str]) -> str:
+    return ", ".join(str(LABELS[s]) for s in found)
+
+
+# --- The patient list ----------------------------------------------------------------------
+
+
+def patient_list(
+    user, now: datetime, *, search: str = "", statuses: list[str] = (), states: list[str] = ()
+) -> QuerySet[Patient]:
+    """The staff member's patients, filtered and sorted by urgency; unevaluated, so that a
+    paginator fetches one page in one query (plus its count)."""
+    patients = with_statuses(console_patients(user), now)
+    search = search.strip()
+    if search:
+        patients = patients.filter(
+            Q(full_name__icontains=search) | Q(email__icontains=search) | Q(user__email__icontains=search)
+        )
+    if states:
+        patients = patients.filter(status__in=states)
+    if statuses:
+        wanted = Q()
+        for name in statuses:
+            wanted |= Q(**{f"is_{name}": True})
+        patients = patients.filter(wanted)
+    return by_urgency(patients.select_related("clinic"))
+
+
+@dataclass(frozen=True)
+class ListRow:
+    patient: Patient
+    statuses: list[str]
+    refill_due_at: datetime | None
+    days_left: int | None
+    appointment_at: datetime | None
+
+    @property
+    def status_words(self) -> str:
+        return status_words(self.statuses)
+
+    @property
+    def zone(self) -> str:
+        return self.patient.time_zone
+
+
+def days_between(at: datetime, now: datetime, zone: str) -> int:
+    """The local date of `at` minus today's local date, in `zone` (may be negative)."""
+    tz = ZoneInfo(zone)
+    return (at.astimezone(tz).date() - now.astimezone(tz).date()).days
+
+
+def list_rows(patients, now: datetime) -> list[ListRow]:
+    return [
+        ListRow(
+            patient=p,
+            statuses=statuses_of(p, now),
+            refill_due_at=p.cycle_refill_due_at,
+            days_left=days_between(p.cycle_refill_due_at, now, p.time_zone) if p.cycle_refill_due_at else None,
+            appointment_at=p.cycle_appointment_at,
+        )
+        for p in patients
+    ]
+
+
+# --- The refill board -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BoardRow:
+    patient: Patient
+    statuses: list[str]
+    refill_due_at: datetime | None  # shown when within the window (or overdue)
+    empty_at: datetime | None
+    appointment_at: datetime | None
+    end_of_service_on: date | None
+    day: date | None  # the clinic-local day it is listed under; None: "needs action now"
+    clinic_zone: str
+
+    @property
+    def status_words(self) -> str:
+        return status_words(self.statuses)
+
+    @property
+    def needs_action_now(self) -> bool:
+        return self.day is None
+
+
+@dataclass
+class Board:
+    start: datetime
+    end: datetime
+    now_rows: list[BoardRow] = field(default_factory=list)  # overdue, empty, end of service passed
+    days: list[tuple[date, list[BoardRow]]] = field(default_factory=list)
+
+    @property
+    def rows(self) -> list[BoardRow]:
+        return self.now_rows + [row for _, rows in self.days for row in rows]
+
+
+def board_patients(user, now: datetime, days: int = BOARD_DAYS) -> QuerySet[Patient]:
+    """Active patients whose refill falls due before the window ends (overdue ones included),
+    or whose pump reaches end of service by then. One query."""
+    until = now + timedelta(days=days)
+    patients = with_statuses(console_patients(user), now).filter(status=Patient.Status.ACTIVE)
+    patients = patients.filter(Q(cycle_refill_due_at__lt=until) | eos_on_or_before(until.date()))
+    return by_urgency(patients.select_related("clinic"))
+
+
+def refill_board(user, now: datetime, days: int = BOARD_DAYS) -> Board:
+    """The board: what needs action now on top (overdue, predicted empty, end of service
+    passed), then one group per day of the clinic's clock, earliest first."""
+    until = now + timedelta(days=days)
+    board = Board(start=now, end=until)
+    grouped: dict[date, list[BoardRow]] = {}
+    for patient in board_patients(user, now, days):
+        zone = ZoneInfo(patient.clinic.time_zone)
+        today = now.astimezone(zone).date()
+        found = statuses_of(patient, now)
+        due = patient.cycle_refill_due_at
+        due = due if due is not None and due < until else None
+        pump = getattr(patient, "pump", None)
+        eos = pump.end_of_service_date if pump else None
+        eos_due = eos if eos is not None and eos <= until.date() else None
+        urgent = "empty" in found or "overdue" in found or (eos_due is not None and eos_due < today)
+        candidates = [d for d in ((due.astimezone(zone).date() if due else None), eos_due) if d is not None]
+        row = BoardRow(
+            patient=patient,
+            statuses=found,
+            refill_due_at=due,
+            empty_at=patient.cycle_empty_at,
+            appointment_at=patient.cycle_appointment_at,
+            end_of_service_on=eos,
+            day=None if urgent or not candidates else min(candidates),
+            clinic_zone=patient.clinic.time_zone,
+        )
+        if row.day is None:
+            board.now_rows.append(row)
+        else:
+            grouped.setdefault(row.day, []).append(row)
+    board.days = [(day, rows) for day, rows in sorted(grouped.items())]
+    return board
+
+
+# --- The patient panel ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EventLine:
+    event: PumpEvent
+    values_in_force: dict
+    corrected: bool
+
+
+@dataclass(frozen=True)
+class PlanLine:
+    kind: str
+    due_at: datetime
+    statuses: dict[str, int]
+
+
+@dataclass
+class Panel:
+    patient: Patient  # annotated by `with_statuses`, with clinic and pump
+    statuses: list[str]
+    pump: PumpProfile | None
+    cycle: RefillCycle | None
+    forecast: Forecast | None
+    events: list[EventLine]
+    more_events: bool
+    checkins: list[CheckIn]
+    caregivers: list[CaregiverLink]
+    plan: list[PlanLine]
+    end_of_service_plan: list[PlanLine]
+    audit: list[AuditEvent]
+
+    @property
+    def status_words(self) -> str:
+        return status_words(self.statuses)
+
+    @property
+    def acknowledged(self) -> bool:
+        return bool(self.cycle is not None and getattr(self.cycle, "acknowledged", False))
+
+    @property
+    def undelivered(self) -> int:
+        return sum(line.statuses.get(Delivery.Status.DEAD, 0) for line in [*self.plan, *self.end_of_service_plan])
+
+
+def panel_patient(user, patient_id, now: datetime) -> Patient | None:
+    """The patient with statuses, clinic and pump, if this user is staff of their clinic."""
+    try:
+        return with_statuses(console_patients(user), now).select_related("clinic").get(pk=int(patient_id))
+    except (Patient.DoesNotExist, TypeError, ValueError):
+        return None
+
+
+def _plan_lines(rows: QuerySet) -> list[PlanLine]:
+    grouped: dict[tuple[str, datetime], dict[str, int]] = {}
+    for item in rows.order_by().values("kind", "due_at", "status").annotate(n=Count("pk")):
+        grouped.setdefault((item["kind"], item["due_at"]), {})[item["status"]] = item["n"]
+    return sorted((PlanLine(k, at, s) for (k, at), s in grouped.items()), key=lambda line: (line.due_at, line.kind))
+
+
+def patient_panel(patient: Patient, now: datetime) -> Panel:
+    """Everything the panel shows, in a fixed number of queries (seven), however many events,
+    check-ins, caregivers, messages or audit rows there are."""
+    cycle = (
+        RefillCycle.objects.filter(patient=patient, ended_at__isnull=True)
+        .annotate(acknowledged=Exists(Acknowledgement.objects.filter(cycle=OuterRef("pk"))))
+        .first()
+    )
+    inputs = stored_inputs(cycle, now) if cycle is not None and cycle.has_forecast else None
+    events = list(
+        PumpEvent.objects.filter(patient=patient)
+        .exclude(kind=PumpEvent.Kind.CORRECTION)
+        .select_related("recorded_by")
+        .prefetch_related("corrections")
+        .order_by("-occurred_at", "-pk")[: PANEL_EVENTS + 1]
+    )
+    scope = Q(cycle__isnull=True, kind__in=EOS_KINDS)
+    if cycle is not None:
+        scope |= Q(cycle=cycle)
+    plan = _plan_lines(Delivery.objects.filter(scope, patient=patient))
+    return Panel(
+        patient=patient,
+        statuses=statuses_of(patient, now),
+        pump=getattr(patient, "pump", None),
+        cycle=cycle,
+        forecast=forecast(inputs) if inputs else None,
+        events=[
+            EventLine(e, effective_values(e, list(e.corrections.all())), bool(e.corrections.all()))
+            for e in events[:PANEL_EVENTS]
+        ],
+        more_events=len(events) > PANEL_EVENTS,
+        checkins=list(
+            CheckIn.objects.filter(patient=patient)
+            .select_related("logged_by")
+            .order_by("-observed_at", "-pk")[:PANEL_CHECKINS]
+        ),
+        caregivers=list(
+            CaregiverLink.objects.filter(patient=patient)
+            .select_related("caregiver")
+            .order_by(F("revoked_at").desc(nulls_first=True), "caregiver__full_name", "pk")
+        ),
+        plan=[line for line in plan if line.kind not in EOS_KINDS],
+        end_of_service_plan=[line for line in plan if line.kind in EOS_KINDS],
+        audit=list(AuditEvent.objects.filter(patient_id=patient.pk).order_by("-at", "-pk")[:PANEL_AUDIT]),
+    )
