@@ -67,3 +67,28 @@ def revoke(link: CaregiverLink) -> CaregiverLink:
     link.revoked_at = timezone.now()
     link.save(update_fields=["revoked_at"])
     return link
+
+
+SIMPLE_PROGRAM = {"concentration_mcg_per_ml": "500", "mode": "simple", "daily_dose_mcg": "250"}
+
+
+def pump_with_refill(patient, *, by, at, volume="20", aspirated="0", program=None):
+    """A SynchroMed II 20 mL pump (alarm at 2 mL) and one refill at `at`. With the default
+    program (250 mcg/day at 500 mcg/mL = 0.5 mL/day) the alarm falls 36 days later."""
+    from datetime import date, timedelta
+
+    from refills import services
+    from refills.models import PumpProfile, RefillCycle
+
+    PumpProfile.objects.create(
+        patient=patient, model="synchromed2_20", capacity_ml=20, alarm_volume_ml=2, implant_date=date(2025, 1, 1)
+    )
+    services.record_event(
+        patient=patient,
+        kind="refill",
+        by=by,
+        occurred_at=at,
+        now=at + timedelta(minutes=5),
+        values={"volume_ml": volume, "aspirated_ml": aspirated, "program": program or SIMPLE_PROGRAM},
+    )
+    return RefillCycle.objects.get(patient=patient, ended_at__isnull=True)

@@ -363,7 +363,9 @@ def test_the_broker_restarting_during_a_tick_loses_no_claim(world, tmp_path):
             assert time.monotonic() - started < 15, "the tick hung on the missing broker"
             # The claim was committed before the enqueue failed: the rows hold a lease, not lost.
             claimed = Delivery.objects.filter(pk__in=[r.pk for r in during])
-            assert set(claimed.values_list("status", "attempts")) == {(Delivery.Status.SENDING, 0)}  # claimed, not yet tried
+            assert set(claimed.values_list("status", "attempts")) == {
+                (Delivery.Status.SENDING, 0)
+            }  # claimed, not yet tried
             lease = claimed.values_list("lease_expires_at", flat=True).first()
             assert timezone.now() < lease <= timezone.now() + delivery.LEASE
 

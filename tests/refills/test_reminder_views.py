@@ -15,8 +15,9 @@ from django.test.utils import CaptureQueriesContext
 
 from patients.models import AuditEvent, Patient
 from refills import delivery, services
-from refills.models import Delivery, PumpProfile, RefillCycle
+from refills.models import Delivery, RefillCycle
 from refills.plan_views import feed_token
+from tests.factories import pump_with_refill
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 T0 = datetime(2026, 3, 1, 15, 0, tzinfo=UTC)
@@ -38,17 +39,7 @@ def cycle(world):
     world.patient.save()
     world.caregiver.notification_channels = ["email"]
     world.caregiver.save()
-    PumpProfile.objects.create(
-        patient=world.patient, model="synchromed2_20", capacity_ml=20, alarm_volume_ml=2, implant_date=date(2025, 1, 1)
-    )
-    services.record_event(
-        patient=world.patient,
-        kind="refill",
-        values={"volume_ml": "20", "aspirated_ml": "0", "program": SIMPLE},
-        occurred_at=T0,
-        by=world.staff,
-        now=T0 + timedelta(minutes=5),
-    )
+    pump_with_refill(world.patient, by=world.staff, at=T0)
     return RefillCycle.objects.get(patient=world.patient, ended_at__isnull=True)
 
 

@@ -1,6 +1,6 @@
 """The reminder plan and the tick, in-process with `now` passed in (SPEC §5)."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -9,7 +9,8 @@ from django.test import Client
 
 from patients.models import QueueItem
 from refills import acks, delivery, services
-from refills.models import Delivery, InboxMessage, PumpProfile, RefillCycle
+from refills.models import Delivery, InboxMessage, RefillCycle
+from tests.factories import pump_with_refill
 
 T0 = datetime(2026, 3, 1, 15, 0, tzinfo=UTC)
 SIMPLE = {"concentration_mcg_per_ml": "500", "mode": "simple", "daily_dose_mcg": "250"}
@@ -30,17 +31,7 @@ def cycle(world):
     world.patient.save()
     world.caregiver.notification_channels = ["email"]
     world.caregiver.save()
-    PumpProfile.objects.create(
-        patient=world.patient, model="synchromed2_20", capacity_ml=20, alarm_volume_ml=2, implant_date=date(2025, 1, 1)
-    )
-    services.record_event(
-        patient=world.patient,
-        kind="refill",
-        values={"volume_ml": "20", "aspirated_ml": "0", "program": SIMPLE},
-        occurred_at=T0,
-        by=world.staff,
-        now=T0 + timedelta(minutes=5),
-    )
+    pump_with_refill(world.patient, by=world.staff, at=T0)
     return RefillCycle.objects.get(patient=world.patient, ended_at__isnull=True)
 
 

@@ -7,13 +7,12 @@ T0 + 36 days (the refill due date).
 """
 
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.test import Client
 
-from refills import services as refill_services
-from refills.models import PumpProfile
+from tests.factories import pump_with_refill
 
 T0 = datetime(2026, 3, 1, 15, 0, tzinfo=UTC)  # the refill: 09:00 CST in Chicago
 SIMPLE = {"concentration_mcg_per_ml": "500", "mode": "simple", "daily_dose_mcg": "250"}  # 0.5 mL/day
@@ -32,17 +31,7 @@ def with_pump(world):
     world.patient.save()
     world.caregiver.notification_channels = ["email", "inbox"]
     world.caregiver.save()
-    PumpProfile.objects.create(
-        patient=world.patient, model="synchromed2_20", capacity_ml=20, alarm_volume_ml=2, implant_date=date(2025, 1, 1)
-    )
-    refill_services.record_event(
-        patient=world.patient,
-        kind="refill",
-        values={"volume_ml": "20", "aspirated_ml": "0", "program": SIMPLE},
-        occurred_at=T0,
-        by=world.staff,
-        now=T0 + timedelta(minutes=5),
-    )
+    pump_with_refill(world.patient, by=world.staff, at=T0)
     return world
 
 
