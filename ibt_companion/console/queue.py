@@ -43,7 +43,7 @@ from patients.middleware import is_automatic
 from patients.models import Patient, QueueItem
 from refills import statuses as patient_statuses
 
-PAGE_SIZE = 100
+PAGE_SIZE = 25  # the most urgent first; a short page renders fast and reads fast
 REFRESH_SECONDS = 30
 NEW_WINDOW = timedelta(minutes=2)  # "new" without an earlier visit to compare with
 
