@@ -1,8 +1,9 @@
 """Production settings: `check --deploy` passes with a full environment and refuses a broken one.
 
 Production settings are read once per process, so everything about them runs in a subprocess with a
-clean environment (the developer's shell, e.g. a stray EMAIL_URL, cannot leak in). The checks
-inspect the form of the settings only, so no server named here has to answer.
+clean environment (the developer's shell, e.g. a stray EMAIL_URL, cannot leak in; a repository
+.env file still could, since base.py reads it for variables left unset). The checks inspect the
+form of the settings only, so no server named here has to answer.
 """
 
 import json
@@ -70,8 +71,9 @@ def test_deploy_check_passes_with_a_full_production_environment():
     assert "no issues" in result.stdout
 
 
-def test_deploy_check_refuses_a_start_without_smtp():
-    result = deploy_check(EMAIL_URL=None)
+@pytest.mark.parametrize("email_url", [None, "consolemail://"], ids=["unset", "console"])
+def test_deploy_check_refuses_a_start_without_smtp(email_url):
+    result = deploy_check(EMAIL_URL=email_url)
     assert result.returncode != 0
     assert "ibt.E001" in output(result)
     assert "ibt.E002" not in output(result)

@@ -232,5 +232,7 @@ def test_a_real_worker_records_the_heartbeat(client, tmp_path):
         raise
     finally:
         stop_worker(worker)
-        # kombu's Redis transport keeps the queue as a list plus a binding set; leave nothing behind.
-        redis.Redis.from_url(TEST_REDIS_URL).delete(queue, f"_kombu.binding.{queue}")
+        # kombu's Redis transport keeps the queue as a list plus binding keys; leave nothing behind.
+        redis.Redis.from_url(TEST_REDIS_URL).delete(
+            queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}"
+        )
