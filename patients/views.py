@@ -78,6 +78,7 @@ def patient_detail(request, patient_id):
             "caregivers": caregivers,
             "can_manage_caregivers": can_manage_caregivers(request.user, patient),
             "can_edit_contacts": _can_edit_contacts(request.user, patient),
+            "is_staff_here": is_clinic_staff(request.user, patient),
         },
     )
 

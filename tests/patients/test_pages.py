@@ -202,3 +202,16 @@ def test_reminder_steps_rules(world, steps, message):
     assert admin.post(url, {**base, "reminder_steps": "21, 7, 1"}).status_code == 302
     world.clinic.refresh_from_db()
     assert world.clinic.reminder_steps == [21, 7, 1]
+
+
+def test_staff_links_on_a_patient_page_only_for_staff_of_that_clinic(world):
+    from patients.models import CaregiverLink
+
+    # Staff of another clinic who also looks after this patient as a caregiver.
+    CaregiverLink.objects.create(caregiver=world.other_clinic_staff, patient=world.patient)
+    page = client_for(world.other_clinic_staff).get(f"/patients/{world.patient.pk}/").content.decode()
+    assert (
+        f"/clinic/patients/{world.patient.pk}/" not in page and f"/patients/{world.patient.pk}/reminders/" not in page
+    )
+    staff_page = client_for(world.staff).get(f"/patients/{world.patient.pk}/").content.decode()
+    assert f"/clinic/patients/{world.patient.pk}/" in staff_page
