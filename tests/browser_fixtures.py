@@ -46,3 +46,32 @@ def log_in(page, base_url: str, email: str, password: str) -> None:
         page.get_by_label("Code").fill(f"{totp(device.bin_key):06d}")
         page.get_by_role("button", name="Continue").click()
         page.wait_for_load_state()
+
+
+BLOCKING_IMPACTS = {"serious", "critical"}
+
+
+def assert_accessible(page, name: str, *, allowed: frozenset = frozenset()) -> None:
+    """axe-core (offline) finds no serious or critical violation on the page, except the rule
+    ids in `allowed`; the ones it finds are printed with their targets."""
+    import json
+
+    from axe_playwright_python.sync_playwright import Axe
+
+    violations = Axe().run(page).response["violations"]
+    blocking = [v for v in violations if v.get("impact") in BLOCKING_IMPACTS and v["id"] not in allowed]
+    for v in blocking:
+        targets = [node["target"] for node in v["nodes"]]
+        print(json.dumps({"id": v["id"], "impact": v["impact"], "help": v["help"], "targets": targets}))
+    assert not blocking, f"{name}: " + ", ".join(f"{v['id']} ({v['impact']})" for v in blocking)
+
+
+@pytest.fixture
+def eager_tasks():
+    """Celery tasks run in the test process (the check-in's alerts are sent at once)."""
+    from ibt_companion.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before

@@ -5,20 +5,19 @@ The launch options live in tests/browser_fixtures.py.
 """
 
 import io
-import json
 import re
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from django.core.management import call_command
 from playwright.sync_api import Page, expect
+
+from tests.browser_fixtures import assert_accessible
 
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts"
-BLOCKING_IMPACTS = {"serious", "critical"}
 
 
 @pytest.fixture
@@ -43,17 +42,6 @@ def console_errors(page: Page) -> list[str]:
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     return errors
-
-
-def assert_accessible(page: Page, name: str) -> None:
-    violations = Axe().run(page).response["violations"]
-    blocking = [v for v in violations if v.get("impact") in BLOCKING_IMPACTS]
-    if blocking:
-        print(f"axe: serious/critical violations on the {name} page:")
-        for v in blocking:
-            targets = [node["target"] for node in v["nodes"]]
-            print(json.dumps({"id": v["id"], "impact": v["impact"], "help": v["help"], "targets": targets}))
-    assert not blocking, f"{name}: " + ", ".join(f"{v['id']} ({v['impact']})" for v in blocking)
 
 
 def test_patient_logs_in_and_sees_home(page: Page, live_server, demo, console_errors):

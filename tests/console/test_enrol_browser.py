@@ -3,17 +3,15 @@ and every step (with field errors, the forecast and the "nobody to remind" warni
 axe for serious or critical accessibility problems."""
 
 import io
-import json
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from django.core.management import call_command
 from playwright.sync_api import Browser, Page, expect
 
 from patients.models import Invitation, Patient
 from refills.models import PumpEvent, RefillCycle
-from tests.browser_fixtures import log_in
+from tests.browser_fixtures import assert_accessible, log_in
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parent.parent.parent / "test-artifacts"
@@ -24,14 +22,6 @@ NOBODY = "Nobody can get refill reminders by e-mail or text. Add an e-mail addre
 @pytest.fixture
 def demo(transactional_db):
     call_command("seed_demo", stdout=io.StringIO())
-
-
-def assert_accessible(page: Page, name: str) -> None:
-    violations = Axe().run(page).response["violations"]
-    blocking = [v for v in violations if v.get("impact") in {"serious", "critical"}]
-    for v in blocking:
-        print(json.dumps({"id": v["id"], "impact": v["impact"], "targets": [n["target"] for n in v["nodes"]]}))
-    assert not blocking, f"{name}: " + ", ".join(f"{v['id']} ({v['impact']})" for v in blocking)
 
 
 def fill_patient(page: Page, *, email: str) -> None:

@@ -7,18 +7,15 @@ Both people work with JavaScript off: the pages must work without it. axe runs (
 JavaScript) in a third context that shares the staff member's session.
 """
 
-import json
 import re
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import Page, expect
 
-from ibt_companion.celery import app as celery_app
 from patients.models import ClinicMembership, QueueItem
 from symptoms.models import CheckIn
-from tests.browser_fixtures import log_in
+from tests.browser_fixtures import assert_accessible, log_in
 from tests.factories import (
     PASSWORD,
     CaregiverLinkFactory,
@@ -29,19 +26,10 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.browser
-BLOCKING_IMPACTS = {"serious", "critical"}
 # axe's `meta-refresh` rule fails any timed refresh under 20 hours, because it cannot see the
 # "Stop refreshing" control that meets WCAG 2.2.1 (a person can turn the refresh off). It is
 # allowed on the refreshing page only; the same page with the refresh off is checked in full.
 REFRESH_RULE = "meta-refresh"
-
-
-@pytest.fixture
-def eager_tasks():
-    before = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = before
 
 
 @pytest.fixture
@@ -58,14 +46,6 @@ def people(transactional_db):
     ).user
     TOTPDevice.objects.create(user=nurse, name="Authenticator app", confirmed=True)
     return patient, carer, nurse
-
-
-def assert_accessible(page: Page, name: str, *, allowed: frozenset = frozenset()) -> None:
-    violations = Axe().run(page).response["violations"]
-    blocking = [v for v in violations if v.get("impact") in BLOCKING_IMPACTS and v["id"] not in allowed]
-    for v in blocking:
-        print(json.dumps({"id": v["id"], "help": v["help"], "targets": [n["target"] for n in v["nodes"]]}))
-    assert not blocking, f"{name}: " + ", ".join(f"{v['id']} ({v['impact']})" for v in blocking)
 
 
 def log_an_emergency(page: Page, base_url: str, carer) -> None:

@@ -15,25 +15,18 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import Page, expect
 
 from refills import delivery, services
 from refills.models import Acknowledgement, Delivery, PumpProfile, RefillCycle
-from tests.browser_fixtures import log_in
+from tests.browser_fixtures import assert_accessible, log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SIMPLE = {"concentration_mcg_per_ml": "500", "mode": "simple", "daily_dose_mcg": "250"}
 ACK_LINK = re.compile(r"https?://\S+/r/ack/\S+/")
-
-
-def assert_no_serious_axe_violations(page: Page, name: str) -> None:
-    violations = Axe().run(page).response["violations"]
-    blocking = [v["id"] for v in violations if v.get("impact") in ("serious", "critical")]
-    assert not blocking, f"{name}: {blocking}"
 
 
 @pytest.fixture
@@ -84,14 +77,14 @@ def test_caregiver_acknowledges_the_reminder_with_one_button(page: Page, live_se
     expect(buttons).to_have_count(1)
     expect(buttons.first).to_have_text("I got the reminder")
     expect(buttons.first).to_have_class(re.compile(r"\bbig\b"))
-    assert_no_serious_axe_violations(page, "acknowledgement")
+    assert_accessible(page, "acknowledgement")
     # Opening the link did nothing.
     assert not Acknowledgement.objects.exists()
     assert steps(cycle, "step_14", "step_3") == {("pending", "")}
 
     buttons.first.click()
     expect(page.get_by_role("heading", level=1, name="Thank you")).to_be_visible()
-    assert_no_serious_axe_violations(page, "thank-you")
+    assert_accessible(page, "thank-you")
 
     assert Acknowledgement.objects.filter(cycle=cycle, recipient=f"user:{world.caregiver.pk}").count() == 1
     assert steps(cycle, "step_14", "step_3") == {("skipped", "acknowledged")}
@@ -107,7 +100,7 @@ def test_the_new_pages_pass_axe_and_the_appointment_warning_shows(page: Page, li
 
     patient = f"{live_server.url}/patients/{world.patient.pk}"
     page.goto(f"{patient}/appointment/")
-    assert_no_serious_axe_violations(page, "appointment")
+    assert_accessible(page, "appointment")
     due = timezone.localtime(cycle.refill_due_at, timezone=ZoneInfo(world.patient.time_zone))
     page.get_by_label("Date of the appointment").fill((due + timedelta(days=1)).date().isoformat())
     page.get_by_label("Time").fill("10:30")
@@ -115,8 +108,8 @@ def test_the_new_pages_pass_axe_and_the_appointment_warning_shows(page: Page, li
 
     expect(page.get_by_role("heading", level=1, name="Reminders for Pat Home")).to_be_visible()
     expect(page.locator(".messages")).to_contain_text("after the refill due date: the pump may alarm or run low first")
-    assert_no_serious_axe_violations(page, "reminders")
+    assert_accessible(page, "reminders")
 
     page.goto(f"{patient}/calendar/")
     expect(page.get_by_label("Your private calendar link")).to_have_value(re.compile(r"/calendar/.+\.ics$"))
-    assert_no_serious_axe_violations(page, "calendar link")
+    assert_accessible(page, "calendar link")

@@ -7,33 +7,21 @@ thread with its own connection, hence `transactional_db`. Celery runs tasks eage
 alert the check-in hands over after its commit is sent in the live server's thread.
 """
 
-import json
-
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from django.core import mail
 from playwright.sync_api import Page, expect
 
-from ibt_companion.celery import app as celery_app
 from patients.models import QueueItem
 from symptoms.models import CheckIn
+from tests.browser_fixtures import assert_accessible
 from tests.factories import PASSWORD, CaregiverLinkFactory, ClinicFactory, PatientFactory, UserFactory
 
 pytestmark = pytest.mark.browser
-BLOCKING_IMPACTS = {"serious", "critical"}
 
 
 @pytest.fixture
 def browser_context_args(browser_context_args):
     return {**browser_context_args, "java_script_enabled": False}
-
-
-@pytest.fixture
-def eager_tasks():
-    before = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = before
 
 
 @pytest.fixture
@@ -45,14 +33,6 @@ def family(transactional_db):
     other = UserFactory(email="sister@lakeside.example", full_name="Sam Rivera", notification_channels=["email"])
     CaregiverLinkFactory(caregiver=other, patient=patient)
     return clinic, patient, carer, other
-
-
-def assert_accessible(page: Page, name: str) -> None:
-    violations = Axe().run(page).response["violations"]
-    blocking = [v for v in violations if v.get("impact") in BLOCKING_IMPACTS]
-    for v in blocking:
-        print(json.dumps({"id": v["id"], "help": v["help"], "targets": [n["target"] for n in v["nodes"]]}))
-    assert not blocking, f"{name}: " + ", ".join(f"{v['id']} ({v['impact']})" for v in blocking)
 
 
 def test_a_caregiver_logs_a_red_flag_and_lands_on_the_emergency_page(page: Page, live_server, family, eager_tasks):
