@@ -11,15 +11,27 @@ def record(
     actor, action: str, what: str, patients: Iterable[Patient] = (), *, path: str = "", clinic=None
 ) -> AuditEvent:
     patients = list(patients)
-    one = patients[0] if len(patients) == 1 else None
+    return record_ids(
+        actor,
+        action,
+        what,
+        [p.pk for p in patients],
+        clinic_id=patients[0].clinic_id if patients else getattr(clinic, "pk", None),
+        path=path,
+    )
+
+
+def record_ids(actor, action: str, what: str, patient_ids: Iterable[int], *, clinic_id=None, path: str = ""):
+    """`record`, for a caller that holds the patients' ids and clinic, not the patients."""
+    patient_ids = sorted(patient_ids)
     return AuditEvent.objects.create(
         actor=actor if getattr(actor, "is_authenticated", False) else None,
         actor_email=getattr(actor, "email", "") or "",
         action=action,
         what=what,
-        clinic_id=patients[0].clinic_id if patients else getattr(clinic, "pk", None),
-        patient_id=one.pk if one else None,
-        patient_ids=sorted(p.pk for p in patients),
+        clinic_id=clinic_id,
+        patient_id=patient_ids[0] if len(patient_ids) == 1 else None,
+        patient_ids=patient_ids,
         path=path[:300],
     )
 

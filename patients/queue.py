@@ -132,8 +132,9 @@ def get_item(user, item_id) -> QueueItem:
         raise Http404("No such queue item.") from None
 
 
-def age_seconds(item: QueueItem, now: datetime) -> int:
-    return max(0, int((now - item.opened_at).total_seconds()))
+def age_seconds(item, now: datetime) -> int:
+    """How long the item has waited; for a resolved item, how long it was open."""
+    return max(0, int(((item.resolved_at or now) - item.opened_at).total_seconds()))
 
 
 # --- Services -------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ Resolving needs typing, so its form lives on the item's own page, which does not
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from math import ceil
 
@@ -21,27 +21,34 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Count, Prefetch, Q, prefetch_related_objects
+from django.core.paginator import InvalidPage
+from django.db.models import Prefetch, prefetch_related_objects
 from django.http import Http404
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.html import escape, format_html
 from django.utils.http import urlencode
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_POST
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import APIException, NotFound
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
 from patients import audit
 from patients import queue as queue_services
-from patients.access import staff_clinics
 from patients.middleware import is_automatic
-from patients.models import Patient, QueueItem
+from patients.models import AuditEvent, Patient, QueueItem
 from refills import statuses as patient_statuses
+
+from . import snapshot
 
 PAGE_SIZE = 25  # the most urgent first; a short page renders fast and reads fast
 REFRESH_SECONDS = 30
@@ -64,6 +71,22 @@ class Row:
     acknowledged: str
     resolved: str
     is_new: bool = False
+    badge: str = ""  # the "New" mark, as HTML
+
+
+def new_badge() -> str:
+    return format_html('<strong class="level level-emergency">{}</strong> ', _("New"))
+
+
+def is_new(item: QueueItem, new_since: datetime | None) -> bool:
+    """An emergency nobody has picked up, opened after `new_since`."""
+    return (
+        new_since is not None
+        and item.tier == QueueItem.Tier.EMERGENCY
+        and item.resolved_at is None
+        and item.acknowledged_at is None
+        and item.opened_at > new_since
+    )
 
 
 def age_in_words(seconds: int) -> str:
@@ -121,13 +144,7 @@ def row_of(item: QueueItem, now: datetime, *, new_since: datetime | None = None)
             "when": queue_services.clock(item.resolved_at, zone, now),
             "outcome": queue_services.outcome_label(item.outcome),
         }
-    is_new = (
-        new_since is not None
-        and item.tier == QueueItem.Tier.EMERGENCY
-        and item.resolved_at is None
-        and item.acknowledged_at is None
-        and item.opened_at > new_since
-    )
+    new = is_new(item, new_since)
     return Row(
         item=item,
         age_seconds=age,
@@ -139,7 +156,8 @@ def row_of(item: QueueItem, now: datetime, *, new_since: datetime | None = None)
         source_label=label,
         acknowledged=acknowledged,
         resolved=resolved,
-        is_new=is_new,
+        is_new=new,
+        badge=new_badge() if new else "",
     )
 
 
@@ -231,6 +249,73 @@ def page_of(text, count: int) -> Page:
     return Page(number=min(max(number, 1), pages), count=count, pages=pages)
 
 
+# --- Kept rows (console.snapshot) -----------------------------------------------------------------
+# A row is kept as it renders, with marks where the request fills in the age, the "New" mark and
+# the CSRF token. A mark is an HTML comment: what people type is escaped, so it cannot forge one.
+
+AGE_MARK = mark_safe("<!--queue:age-->")
+NEW_MARK = mark_safe("<!--queue:new-->")
+CSRF_MARK = mark_safe("<!--queue:csrf-->")
+
+
+@dataclass(frozen=True)
+class KeptRow:
+    """One row as kept: its HTML (the page) or its data (the API), and what the request needs."""
+
+    content: str | dict
+    tier: int
+    opened_at: datetime
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+    patient_id: int
+    clinic_id: int
+
+
+def kept_row(item: QueueItem, content) -> KeptRow:
+    return KeptRow(
+        content=content,
+        tier=item.tier,
+        opened_at=item.opened_at,
+        acknowledged_at=item.acknowledged_at,
+        resolved_at=item.resolved_at,
+        patient_id=item.patient_id,
+        clinic_id=item.clinic_id,
+    )
+
+
+def row_html(item: QueueItem, now: datetime) -> KeptRow:
+    row = replace(row_of(item, now), age=AGE_MARK, badge=NEW_MARK)
+    html = render_to_string("console/queue_row.html", {"row": row, "back": "queue", "csrf_token": CSRF_MARK})
+    return kept_row(item, html)
+
+
+def filled(row: KeptRow, now: datetime, new_since: datetime, csrf_token: str) -> SafeString:
+    age = age_in_words(queue_services.age_seconds(row, now))
+    badge = new_badge() if is_new(row, new_since) else ""
+    html = row.content.replace(AGE_MARK, escape(age)).replace(NEW_MARK, badge).replace(CSRF_MARK, escape(csrf_token))
+    return mark_safe(html)  # noqa: S308 - our own rendered template, and every fill is escaped
+
+
+def audit_list(request, rows: list[KeptRow]) -> None:
+    """One audit row for the request, listing the patients shown (the user is staff: the queue
+    shows nobody else anything)."""
+    if rows:
+        shown = {row.patient_id for row in rows}
+        audit.record_ids(
+            request.user, AuditEvent.Action.LIST, "queue", shown, clinic_id=rows[0].clinic_id, path=request.path
+        )
+
+
+def page_rows(user, page: Page) -> tuple[list[KeptRow], list[KeptRow]]:
+    """The open items of this page and the recently resolved ones, rendered."""
+    start = (page.number - 1) * PAGE_SIZE
+    items = list(without_patient(queue_services.open_items(user))[start : start + PAGE_SIZE])
+    resolved_items = list(without_patient(queue_services.recently_resolved(user)))
+    attach_statuses(items + resolved_items)
+    now = timezone.now()
+    return [row_html(item, now) for item in items], [row_html(item, now) for item in resolved_items]
+
+
 @require_GET
 def queue_page(request):
     if not request.user.is_authenticated:
@@ -239,34 +324,26 @@ def queue_page(request):
             reason = request.session.pop("signed_out_reason", None)
             return render(request, "console/queue_signed_out.html", {"reason": reason})
         return redirect_to_login(reverse("console-queue"))
-    # The clinics and their open counts in one query: the page costs the same for 1 item or 200.
-    clinics = list(
-        staff_clinics(request.user)
-        .annotate(open_count=Count("queue_items", filter=Q(queue_items__resolved_at__isnull=True)))
-        .order_by("name", "pk")
-    )
+    # The clinics, their open counts and the state of their queues in one query.
+    clinics = snapshot.queue_clinics(request.user)
     if not clinics:
         raise Http404("No queue for you.")
     now = timezone.now()
     new_since = _new_since(request, now)
     page = page_of(request.GET.get("page"), sum(clinic.open_count for clinic in clinics))
-    start = (page.number - 1) * PAGE_SIZE
-    items = list(without_patient(queue_services.open_items(request.user))[start : start + PAGE_SIZE])
-    resolved_items = list(without_patient(queue_services.recently_resolved(request.user)))
-    attach_statuses(items + resolved_items)
-    rows = [row_of(item, now, new_since=new_since) for item in items]
-    resolved = [row_of(item, now) for item in resolved_items]
-    audit.record_staff_list(request, {r.item.patient_id: r.item.patient for r in rows + resolved}.values(), "queue")
+    rows, resolved = snapshot.kept(snapshot.key("page", clinics, page.number), lambda: page_rows(request.user, page))
+    token = get_token(request) if rows else ""
+    audit_list(request, rows + resolved)
     keep = {"page": page.number} if page.number > 1 else {}
     return render(
         request,
         "console/queue.html",
         {
-            "rows": rows,
-            "resolved_rows": resolved,
+            "rows_html": [filled(row, now, new_since, token) for row in rows],
+            "resolved_html": [filled(row, now, new_since, token) for row in resolved],
             "page": page,
             "clinics": clinics,
-            "new_count": sum(row.is_new for row in rows),
+            "new_count": sum(is_new(row, new_since) for row in rows),
             "refresh_on": request.GET.get("refresh") != "off",
             "refresh_seconds": REFRESH_SECONDS,
             "refresh_url": "?" + urlencode({**keep, "auto": "1", "since": new_since.isoformat()}),
@@ -405,23 +482,50 @@ class ResolveInputSerializer(serializers.Serializer):
     )
 
 
+class QueuePagination(PageNumberPagination):
+    """Page numbers over a list whose length is known before its rows are read."""
+
+    def window(self, request, count: int) -> tuple[int, int]:
+        """Check the page asked for against `count` rows; the slice of rows it shows."""
+        self.request = request
+        paginator = self.django_paginator_class(range(count), self.get_page_size(request))
+        number = self.get_page_number(request, paginator)
+        try:
+            self.page = paginator.page(number)
+        except InvalidPage as error:
+            raise NotFound(self.invalid_page_message.format(page_number=number, message=str(error))) from None
+        start = (self.page.number - 1) * paginator.per_page
+        return start, start + paginator.per_page
+
+
 class QueueListView(generics.ListAPIView):
     """Open items of the clinics you work for, most urgent tier first, oldest first within a tier.
     Anyone who works for no clinic gets 404: there is no queue to see."""
 
     serializer_class = QueueItemSerializer
+    pagination_class = QueuePagination
 
     def get_queryset(self):
         return without_patient(queue_services.open_items(self.request.user))
 
-    def list(self, request, *args, **kwargs):
-        if not staff_clinics(request.user).exists():
-            raise NotFound("No queue for you.")
-        page = attach_statuses(list(self.paginate_queryset(self.get_queryset())))
+    def rows(self, start: int, stop: int) -> list[KeptRow]:
+        items = attach_statuses(list(self.get_queryset()[start:stop]))
         now = timezone.now()
-        rows = [row_of(item, now) for item in page]
-        audit.record_staff_list(request, {r.item.patient_id: r.item.patient for r in rows}.values(), "queue")
-        return self.get_paginated_response(self.get_serializer(rows, many=True).data)
+        return [kept_row(item, dict(QueueItemSerializer(row_of(item, now)).data)) for item in items]
+
+    def list(self, request, *args, **kwargs):
+        clinics = snapshot.queue_clinics(request.user)
+        if not clinics:
+            raise NotFound("No queue for you.")
+        start, stop = self.paginator.window(request, sum(clinic.open_count for clinic in clinics))
+        rows = snapshot.kept(snapshot.key("api", clinics, start, stop), lambda: self.rows(start, stop))
+        now = timezone.now()
+        data = []
+        for row in rows:
+            age = queue_services.age_seconds(row, now)
+            data.append({**row.content, "age_seconds": age, "age": age_in_words(age)})
+        audit_list(request, rows)
+        return self.get_paginated_response(data)
 
 
 class QueueItemActionView(generics.GenericAPIView):
