@@ -40,6 +40,16 @@ def verify_second_factor(client, user) -> None:
 
 
 @pytest.fixture(autouse=True)
+def empty_cache():
+    """Each test starts with an empty cache: nothing one test kept can answer another."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def staff_logins_pass_two_factor(request, monkeypatch):
     """`client.force_login(staff)` stands for a full log-in, second factor included, so tests
     of other behaviour need not repeat it. Tests of two-step log-in itself opt out with
