@@ -1,5 +1,5 @@
 """Load on the clinic console (SPEC §7): the triage queue page and the queue API under 10
-concurrent connections, beside a bare view on the same server, against real PostgreSQL.
+concurrent connections, beside a bare Django view on the same server, against real PostgreSQL.
 
 Never run by the test command. In its own database (`ibt_bench_console`, dropped and made
 again, dropped at the end unless --keep):
@@ -19,9 +19,14 @@ again, dropped at the end unless --keep):
    /clinic/queue/ (the patient home page `/` instead when the queue page is missing),
    /api/v1/queue/.
 
-It prints, for each, requests/s, p50 and p99 latency and the ratio to the bare view's request
-rate (and to the bare Django view's), and checks the targets for the queue page and API: p99
-under 150 ms at 10 connections and at least 10% of the bare view's rate.
+   Then gunicorn again with QUEUE_SNAPSHOT_SECONDS=0, and the queue page and API once more: the
+   rows made on every request, as when the queue changes between every two requests.
+
+It prints, for each, requests/s, p50 and p99 latency and the ratio to the bare Django view's
+request rate (and to the bare WSGI view's, for scale), and checks the targets for the queue page
+and API as the product runs them: p99 under 150 ms at 10 connections and at least 10% of the bare
+Django view's rate. The issue names "a bare Django view" as the floor; /bare/ skips Django
+altogether, and no page that reads a session can come near 10% of it.
 About two minutes on two cores; wrk is Debian's `wrk` package.
 
     .venv/bin/python bench/console_load.py [--patients 2000] [--checkins 5000] [--seconds 20] [--keep]
@@ -59,7 +64,7 @@ CONNECTIONS = 10
 WORKERS = 2
 WARM_UP_SECONDS = 3
 P99_TARGET_MS = 150.0
-RATE_TARGET = 0.10  # of the bare view's requests/s
+RATE_TARGET = 0.10  # of the bare Django view's requests/s
 ZONES = ("America/Chicago", "America/New_York", "Europe/Paris", "America/Los_Angeles")
 NOW = datetime.now(UTC).replace(microsecond=0)
 PRODUCTION_COOKIE = "__Host-sessionid"  # SESSION_COOKIE_NAME of the production settings
@@ -370,6 +375,17 @@ def wrk(url: str, seconds: int, cookie: str, script: str) -> dict:
     return figures
 
 
+def drive(port: int, name: str, path: str, cookie: str, seconds: int, script: str) -> dict:
+    url = f"http://127.0.0.1:{port}{path}"
+    wrk(url, WARM_UP_SECONDS, cookie, script)
+    r = wrk(url, seconds, cookie, script)
+    say(
+        f"  {name:<18} {path:<16} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:7.1f} ms  "
+        f"p99 {r['p99_ms']:7.1f} ms  ({r['requests']} requests, {r['errors']} errors)"
+    )
+    return r
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--patients", type=int, default=2000)
@@ -412,7 +428,7 @@ def main() -> int:
             say("the queue page /clinic/queue/ is missing (404): measuring the home page / instead")
             page = "/"
             status, body = probe(port, page, cookie)
-        targets = [("bare view", "/bare/", "")]
+        targets = [("bare WSGI", "/bare/", "")]
         for name, path in (("bare Django", "/bare-django/"), ("queue page", page), ("queue API", "/api/v1/queue/")):
             status, body = probe(port, path, cookie)
             if status != 200:
@@ -424,14 +440,14 @@ def main() -> int:
             script = handle.name
         results: dict[str, dict] = {}
         for name, path, send_cookie in targets:
-            url = f"http://127.0.0.1:{port}{path}"
-            wrk(url, WARM_UP_SECONDS, send_cookie, script)
-            results[name] = wrk(url, args.seconds, send_cookie, script)
-            r = results[name]
-            say(
-                f"  {name:<11} {path:<16} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:7.1f} ms  "
-                f"p99 {r['p99_ms']:7.1f} ms  ({r['requests']} requests, {r['errors']} errors)"
-            )
+            results[name] = drive(port, name, path, send_cookie, args.seconds, script)
+        # The same two targets with the rows made on every request (no snapshot kept): the cost
+        # when the queue changes between every two requests, the worst case.
+        stop_server(server)
+        server = start_server({**env, "QUEUE_SNAPSHOT_SECONDS": "0"}, port)
+        say("gunicorn again with QUEUE_SNAPSHOT_SECONDS=0: every request makes its rows")
+        for name, path, send_cookie in targets[2:]:
+            results[f"{name} (made)"] = drive(port, f"{name} (made)", path, send_cookie, args.seconds, script)
         os.unlink(script)
     finally:
         if server is not None:
@@ -440,30 +456,30 @@ def main() -> int:
         if not args.keep:
             drop_database()
 
-    bare = results["bare view"]["rps"]
+    bare_wsgi = results["bare WSGI"]["rps"]
     bare_django = results["bare Django"]["rps"]
     say("")
     say(
-        f"{'target':<12} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'of bare':>8} {'of bare Django':>15}"
-        f"  p99<{P99_TARGET_MS:.0f}ms  >=10% bare"
+        f"{'target':<18} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'of bare Django':>15} {'of bare WSGI':>13}"
+        f"  p99<{P99_TARGET_MS:.0f}ms  >=10%"
     )
     ok = True
     for name, figures in results.items():
-        ratio = figures["rps"] / bare if bare else 0.0
+        ratio = figures["rps"] / bare_django if bare_django else 0.0
         p99_ok = figures["p99_ms"] < P99_TARGET_MS
         rate_ok = ratio >= RATE_TARGET
         if name in ("queue page", "queue API"):
             ok = ok and p99_ok and rate_ok and figures["errors"] == 0
         say(
-            f"{name:<12} {figures['rps']:9.1f} {figures['p50_ms']:8.1f} {figures['p99_ms']:8.1f} {ratio:8.1%}"
-            f" {figures['rps'] / bare_django:15.1%}  {'yes' if p99_ok else 'NO':>9}  {'yes' if rate_ok else 'NO':>10}"
+            f"{name:<18} {figures['rps']:9.1f} {figures['p50_ms']:8.1f} {figures['p99_ms']:8.1f} {ratio:15.1%}"
+            f" {figures['rps'] / bare_wsgi:13.1%}  {'yes' if p99_ok else 'NO':>9}  {'yes' if rate_ok else 'NO':>5}"
         )
     for name, figures in results.items():
-        key = name.replace(" ", "_")
+        key = name.replace(" (made)", "_made").replace(" ", "_")
         say(
             f"{key}_rps={figures['rps']:.1f} {key}_p50_ms={figures['p50_ms']:.1f} {key}_p99_ms={figures['p99_ms']:.1f}"
-            f" {key}_ratio_to_bare={figures['rps'] / bare:.3f}"
-            f" {key}_ratio_to_bare_django={figures['rps'] / bare_django:.3f} {key}_errors={figures['errors']}"
+            f" {key}_ratio_to_bare_django={figures['rps'] / bare_django:.3f}"
+            f" {key}_ratio_to_bare_wsgi={figures['rps'] / bare_wsgi:.3f} {key}_errors={figures['errors']}"
         )
     say(f"targets_met={'yes' if ok else 'no'} total_seconds={time.monotonic() - started:.0f}")
     return 0

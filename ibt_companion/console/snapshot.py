@@ -8,8 +8,8 @@ many items are open and how many of them acknowledged, and the sums of their ids
 
 - A new, acknowledged or resolved item changes that state, so it shows on the very next request,
   in every worker process (the key comes from the database, not from a message between them).
-- What else a row shows (the patient's statuses, names) may be up to SNAPSHOT_SECONDS old: well
-  inside the page's 30-second refresh.
+- What else a row shows (the patient's statuses, names) may be up to QUEUE_SNAPSHOT_SECONDS (5)
+  old: well inside the page's 30-second refresh.
 - What depends on the moment or the request is filled in on every request: each item's age,
   the "New" mark, and the CSRF token.
 
@@ -23,12 +23,11 @@ import logging
 from collections.abc import Callable
 from typing import TypeVar
 
+from django.conf import settings
 from django.core.cache import cache
 from django.utils.translation import get_language
 
 from patients.models import Clinic, ClinicMembership, QueueItem
-
-SNAPSHOT_SECONDS = 5
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -69,7 +68,10 @@ def key(kind: str, clinics: list[Clinic], *parts) -> str:
 
 
 def kept(cache_key: str, make: Callable[[], T]) -> T:
-    """The value kept under this key, or a new one from `make`, kept for SNAPSHOT_SECONDS."""
+    """The value kept under this key, or a new one from `make`, kept for QUEUE_SNAPSHOT_SECONDS."""
+    seconds = settings.QUEUE_SNAPSHOT_SECONDS
+    if seconds <= 0:
+        return make()
     try:
         value = cache.get(cache_key)
     except Exception:  # a cache that fails must not take the queue down with it
@@ -78,7 +80,7 @@ def kept(cache_key: str, make: Callable[[], T]) -> T:
     if value is None:
         value = make()
         try:
-            cache.set(cache_key, value, SNAPSHOT_SECONDS)
+            cache.set(cache_key, value, seconds)
         except Exception:
             log.warning("queue snapshot: cache write failed", exc_info=True)
     return value

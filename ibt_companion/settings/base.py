@@ -153,6 +153,13 @@ AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
 AXES_VERBOSE = False
 
 # Sessions: idle limits per role (minutes), and 12 hours in all.
+# The clinic queue keeps its rendered rows this long per state of the queue (console/snapshot.py);
+# a change to the queue shows at once whatever this says. 0 makes the rows on every request.
+QUEUE_SNAPSHOT_SECONDS = env.int("QUEUE_SNAPSHOT_SECONDS", default=5)
+# Per process is enough: the keys come from the database, so no process can serve another's
+# stale rows. (Django's default; written out so that nobody "fixes" it into a shared cache.)
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "ibt"}}
+
 SESSION_IDLE_MINUTES_STAFF = 15
 SESSION_IDLE_MINUTES_OTHER = 60
 SESSION_ABSOLUTE_HOURS = 12

@@ -7,6 +7,8 @@ import re
 from datetime import timedelta
 
 import pytest
+import time_machine
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.test import Client, override_settings
@@ -15,12 +17,11 @@ from django.test.utils import CaptureQueriesContext
 from ibt_companion.console import snapshot
 from patients import queue as queue_services
 from patients.models import QueueItem
-from tests.console.test_queue import (  # noqa: F401 - frozen: the clock of those tests, autouse
+from tests.console.test_queue import (
     API,
     NOW,
     QUEUE,
     client_for,
-    frozen,
     ids_on_page,
     open_item,
     open_section,
@@ -29,6 +30,12 @@ from tests.console.test_queue import (  # noqa: F401 - frozen: the clock of thos
 )
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def frozen():
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
 
 
 @pytest.fixture(autouse=True)
@@ -109,7 +116,7 @@ def test_the_age_and_the_new_mark_are_of_the_moment_while_the_rows_are_kept(worl
     page = client.get(QUEUE)
     assert "Waiting for 12 minutes" in text(page)
     assert client.get(API).json()["results"][0]["age_seconds"] == 12 * 60 + 58
-    frozen.shift(timedelta(seconds=2))  # inside SNAPSHOT_SECONDS: the rows are kept
+    frozen.shift(timedelta(seconds=2))  # inside QUEUE_SNAPSHOT_SECONDS: the rows are kept
     kept = queries(client, QUEUE)
     cache.clear()
     assert kept < queries(client, QUEUE)
@@ -129,7 +136,7 @@ def test_other_details_are_at_most_the_snapshot_time_old(world, frozen):
     assert "Pat Home" in text(client.get(QUEUE))
     world.patient.full_name = "Patricia Home"
     world.patient.save(update_fields=["full_name"])
-    frozen.shift(timedelta(seconds=snapshot.SNAPSHOT_SECONDS + 1))
+    frozen.shift(timedelta(seconds=settings.QUEUE_SNAPSHOT_SECONDS + 1))
     assert "Patricia Home" in text(client.get(QUEUE))
     assert client.get(API).json()["results"][0]["patient"]["full_name"] == "Patricia Home"
 
@@ -195,3 +202,13 @@ def test_the_kept_rows_are_kept_apart_by_clinic_state_and_language(world):
     clinic.acknowledged_id_sum = 4
     with translation.override("es"):
         assert snapshot.key("page", [clinic], 1) != base
+
+
+@override_settings(QUEUE_SNAPSHOT_SECONDS=0)
+def test_with_no_snapshot_time_the_rows_are_made_on_every_request(world):
+    open_item(world.patient, minutes_ago=5)
+    client = client_for(world.staff)
+    client.get("/")
+    for url in (QUEUE, API):
+        first = queries(client, url)
+        assert queries(client, url) == first
