@@ -511,7 +511,8 @@ class QueueListView(generics.ListAPIView):
     def rows(self, start: int, stop: int) -> list[KeptRow]:
         items = attach_statuses(list(self.get_queryset()[start:stop]))
         now = timezone.now()
-        return [kept_row(item, dict(QueueItemSerializer(row_of(item, now)).data)) for item in items]
+        data = QueueItemSerializer([row_of(item, now) for item in items], many=True).data
+        return [kept_row(item, dict(fields)) for item, fields in zip(items, data, strict=True)]
 
     def list(self, request, *args, **kwargs):
         clinics = snapshot.queue_clinics(request.user)
