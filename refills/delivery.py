@@ -93,6 +93,8 @@ def plan_cycle(cycle: RefillCycle, patient: Patient, now: datetime, *, old_due: 
         zone=patient.time_zone,
         steps=tuple(patient.clinic.reminder_steps or reminders.DEFAULT_STEPS),
     )
+    cycle.first_step_at = reminders.first_step_at(facts)
+    RefillCycle.objects.filter(pk=cycle.pk).update(first_step_at=cycle.first_step_at)
     acknowledged = Acknowledgement.objects.filter(cycle=cycle).exists()
     people = recipients.people(patient)
     for planned in reminders.plan(facts, now):

@@ -139,6 +139,9 @@ class RefillCycle(models.Model):
     empty_at = models.DateTimeField(null=True, blank=True)
     stability_limit_at = models.DateTimeField(null=True, blank=True)
     reminder_at = models.DateTimeField(null=True, blank=True)
+    # The first reminder step's instant (refills.reminders.first_step_at), set with the plan: the
+    # refill is "due soon" from then on, even when nobody can be reminded.
+    first_step_at = models.DateTimeField(null=True, blank=True)
     daily_dose_mcg = models.DecimalField(max_digits=9, decimal_places=3, null=True, blank=True)
     daily_volume_ml = models.DecimalField(max_digits=8, decimal_places=4, null=True, blank=True)
     forecast_inputs = models.JSONField(default=dict, blank=True)

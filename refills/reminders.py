@@ -58,6 +58,12 @@ def step_at(facts: CycleFacts, days: int) -> datetime:
     return latest_at_hour_before(facts.refill_due_at - timedelta(days=days), facts.reminder_hour, facts.zone)
 
 
+def first_step_at(facts: CycleFacts) -> datetime:
+    """The instant of the cycle's first reminder step, whoever (if anyone) will get it: from then
+    on the refill is "due soon" (SPEC §7)."""
+    return min(step.due_at for step in plan(facts, facts.refill_due_at) if step.kind.startswith("step_"))
+
+
 def plan(facts: CycleFacts, now: datetime) -> list[Planned]:
     """The messages of one cycle up to and including the first overdue one and the empty one."""
     steps = [

@@ -50,13 +50,11 @@ def rank(found: list[str]) -> int:
 
 
 def annotate(patients: QuerySet) -> QuerySet:
-    """Open-cycle columns, the first planned step and an open discrepancy, in the same query."""
-    from .models import Delivery, PumpEvent, RefillCycle
+    """Open-cycle columns (the forecast and the first step's instant) and an open discrepancy,
+    in the same query."""
+    from .models import PumpEvent, RefillCycle
 
     open_cycle = RefillCycle.objects.filter(patient=OuterRef("pk"), ended_at__isnull=True)
-    first_step = Delivery.objects.filter(
-        cycle__patient=OuterRef("pk"), cycle__ended_at__isnull=True, kind__startswith="step_"
-    )
     latest_refill = PumpEvent.objects.filter(patient=OuterRef("pk"), kind=PumpEvent.Kind.REFILL).order_by(
         "-occurred_at", "-pk"
     )
@@ -65,7 +63,7 @@ def annotate(patients: QuerySet) -> QuerySet:
         cycle_refill_due_at=Subquery(open_cycle.values("refill_due_at")[:1]),
         cycle_empty_at=Subquery(open_cycle.values("empty_at")[:1]),
         cycle_appointment_at=Subquery(open_cycle.values("appointment_at")[:1]),
-        cycle_first_step_at=Subquery(first_step.order_by("due_at").values("due_at")[:1]),
+        cycle_first_step_at=Subquery(open_cycle.values("first_step_at")[:1]),
         latest_refill_discrepancy=Subquery(latest_refill.values("discrepancy")[:1]),
         latest_refill_resolved_at=Subquery(latest_refill.values("discrepancy_resolved_at")[:1]),
     )

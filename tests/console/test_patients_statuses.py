@@ -66,3 +66,31 @@ def test_due_and_empty_at_the_very_instant(world, due, empty, expected):
     RefillCycle.objects.filter(patient=patient).update(refill_due_at=due, empty_at=empty)
     in_database, in_python = statuses_both_ways(patient)
     assert in_database == in_python == expected
+
+
+def test_due_soon_holds_for_a_patient_nobody_can_be_reminded(world):
+    """The first step's instant is kept on the cycle, so "due soon" does not wait for reminder
+    rows, which a patient with no account and no caregiver has none of."""
+    from tests.factories import PatientFactory, pump_with_refill
+
+    alone = PatientFactory(clinic=world.clinic, user=None, time_zone="America/Chicago")
+    cycle = pump_with_refill(alone, by=world.staff, at=NOW - timedelta(days=25))  # due in 11 days
+    assert not cycle.deliveries.filter(kind__startswith="step_").exists()
+    assert alone.queue_items.filter(kind="nobody_to_remind", resolved_at__isnull=True).exists()
+    assert cycle.first_step_at is not None and cycle.first_step_at <= NOW < cycle.refill_due_at
+    in_database, in_python = statuses_both_ways(alone)
+    assert in_database == in_python == ["due_soon"]
+
+
+def test_the_migration_fills_the_first_step_of_open_cycles(world):
+    import importlib
+
+    from django.apps import apps
+
+    from tests.factories import pump_with_refill
+
+    cycle = pump_with_refill(world.patient, by=world.staff, at=NOW - timedelta(days=25))
+    planned = cycle.first_step_at
+    RefillCycle.objects.filter(pk=cycle.pk).update(first_step_at=None)
+    importlib.import_module("refills.migrations.0003_cycle_first_step_at").fill(apps, None)
+    assert RefillCycle.objects.get(pk=cycle.pk).first_step_at == planned
