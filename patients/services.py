@@ -15,10 +15,12 @@ from django.utils import timezone
 from . import audit
 from .invitations import make_token
 from .models import AuditEvent, CaregiverLink, Clinic, Invitation, Patient, QueueItem, SchedulerHeartbeat, User
-from .signals import forecast_inputs_changed
+from .signals import forecast_inputs_changed, recipients_changed
 
 # Changing one of these changes the forecast or whether there is one.
 FORECAST_PATIENT_FIELDS = {"status", "time_zone"}
+# Who hears about the patient, and how: a change re-plans the reminders not yet sent.
+RECIPIENT_PATIENT_FIELDS = {"notification_channels", "email", "phone", "phone_verified_at", "sms_opted_out_at"}
 
 
 def create_patient(*, by: User, clinic: Clinic, **fields) -> Patient:
@@ -45,6 +47,8 @@ def update_patient(*, by: User, patient: Patient, changes: dict) -> Patient:
         audit.record(by, AuditEvent.Action.UPDATE, "patient", [patient])
         if FORECAST_PATIENT_FIELDS & set(changes):
             forecast_inputs_changed.send(sender=Patient, patient=patient)
+        elif RECIPIENT_PATIENT_FIELDS & set(changes):
+            recipients_changed.send(sender=Patient, patient=patient)
     return patient
 
 
@@ -136,6 +140,7 @@ def accept_invitation(invitation: Invitation, *, password: str, existing_user: U
         invitation.accepted_user = user
         invitation.save(update_fields=["accepted_at", "accepted_user"])
         audit.record(user, AuditEvent.Action.CREATE, f"accepted_invitation_{invitation.kind}", [invitation.patient])
+        recipients_changed.send(sender=Patient, patient=invitation.patient)  # the new person is reminded too
     return user
 
 
@@ -146,6 +151,7 @@ def revoke_caregiver(*, by: User, link: CaregiverLink) -> None:
         )
         if updated:
             audit.record(by, AuditEvent.Action.UPDATE, "caregiver_link_revoked", [link.patient])
+            recipients_changed.send(sender=Patient, patient=link.patient)
 
 
 def revoke_invitation(*, by: User, invitation: Invitation) -> None:

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from patients import audit
 from patients.models import AuditEvent, Patient, User
 
+from . import services
 from .channels import sms
 
 CODE_LIFETIME = timedelta(minutes=10)
@@ -164,6 +165,7 @@ def mark_verified(user: User, patient: Patient | None, phone: str, now: datetime
         if patient is not None:
             if Patient.objects.filter(pk=patient.pk, phone=phone).update(phone_verified_at=now, updated_at=now):
                 audit.record(user, AuditEvent.Action.UPDATE, "patient_phone_verified", [patient])
+        services.replan(services.patients_heard_by(user), now)  # texts can go to this number now
 
 
 # --- STOP and START ------------------------------------------------------------------------
@@ -194,6 +196,7 @@ def opt_out(number: str, now: datetime, *, path: str = "") -> int:
         Patient.objects.filter(pk__in=[p.pk for p in stopped]).update(sms_opted_out_at=now, updated_at=now)
         for patient in stopped:
             audit.record(None, AuditEvent.Action.UPDATE, "patient_sms_opt_out", [patient], path=path)
+        _replan_around(users, patients, now)
     return changed + len(stopped)
 
 
@@ -217,7 +220,13 @@ def _clear_opt_out(actor, users, patients, now, *, path) -> int:
         Patient.objects.filter(pk__in=[p.pk for p in restarted]).update(sms_opted_out_at=None, updated_at=now)
         for patient in restarted:
             audit.record(actor, AuditEvent.Action.UPDATE, "patient_sms_opt_in", [patient], path=path)
+        _replan_around(users, patients, now)
     return changed + len(restarted)
+
+
+def _replan_around(users, patients, now: datetime) -> None:
+    """Texts stopped or started for these records: re-plan the reminders of everyone they reach."""
+    services.replan([*patients, *(p for user in users for p in services.patients_heard_by(user))], now)
 
 
 def handle_inbound(number: str, text: str, now: datetime | None = None, *, path: str = "") -> str:

@@ -21,7 +21,7 @@ from patients import audit
 from patients import services as patient_services
 from patients.models import AuditEvent, CaregiverLink, Patient, User
 
-from . import content, delivery, recipients
+from . import content, delivery, recipients, services
 from .models import InboxMessage
 
 # refills/recipients.py reads "no choice" as e-mail and inbox; the page shows that default.
@@ -154,6 +154,8 @@ def save(
                 link.save(update_fields=["notify_call_clinic"])
                 audit.record(by, AuditEvent.Action.UPDATE, "caregiver_link_notifications", [link.patient])
                 changed = True
+        if changed:  # the reminders not yet sent follow the new choices
+            services.replan(services.patients_heard_by(by))
     return changed
 
 

@@ -7,6 +7,7 @@ RefillCycle, with the derived columns of every event, in the same transaction.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -14,11 +15,12 @@ from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from patients import audit
 from patients import services as patient_services
-from patients.models import AuditEvent, Patient, QueueItem, User
+from patients.models import AuditEvent, CaregiverLink, Patient, QueueItem, User
 
 from . import catalog, chain, delivery
 from .events import EventContext, EventError, EventValues, check_time, parse_event, values_to_json
@@ -419,9 +421,42 @@ def book_appointment(patient: Patient, at: datetime | None, by: User, *, now: da
 
 
 def on_forecast_inputs_changed(sender, patient=None, clinic=None, **kwargs):
-    """patients.signals.forecast_inputs_changed: the zone, status or reminder hour changed."""
+    """patients.signals.forecast_inputs_changed: the zone, status or reminder hour changed. The
+    end-of-service notices hang on the same zone, hour and status."""
     patients = (
         [patient] if patient is not None else list(Patient.objects.filter(clinic=clinic).select_related("clinic"))
     )
     for each in patients:
         recompute(each)
+        _plan_end_of_service(each, truncate(timezone.now()))
+
+
+def on_recipients_changed(sender, patient, **kwargs):
+    """patients.signals.recipients_changed."""
+    replan([patient])
+
+
+def replan(patients: Iterable[Patient], now: datetime | None = None) -> None:
+    """Who hears about these patients, or through which channels, changed: make the unsent part
+    of each open cycle's plan and the end-of-service notices again, for the people as they are
+    now. A person who joins after a step went out gets the latest step due at once (the plan's
+    catch-up); what was sent stays sent. Call inside the transaction of the change."""
+    now = truncate(now or timezone.now())
+    for patient in {p.pk: p for p in patients}.values():
+        patient = Patient.objects.select_related("clinic", "user").get(pk=patient.pk)
+        cycle = RefillCycle.objects.filter(patient=patient, ended_at__isnull=True).first()
+        if cycle is not None:
+            delivery.plan_cycle(cycle, patient, now)
+        _plan_end_of_service(patient, now)
+
+
+def patients_heard_by(user: User) -> list[Patient]:
+    """The patients whose reminders go to this log-in: their own record and those they look after."""
+    looked_after = CaregiverLink.objects.filter(caregiver=user, revoked_at__isnull=True).values("patient_id")
+    return list(Patient.objects.filter(Q(user=user) | Q(pk__in=looked_after)).select_related("clinic", "user"))
+
+
+def _plan_end_of_service(patient: Patient, now: datetime) -> None:
+    profile = PumpProfile.objects.filter(patient=patient).first()
+    if profile is not None:
+        delivery.plan_end_of_service(patient, end_of_service_at(patient, profile), now)

@@ -1,0 +1,141 @@
+"""When who hears about a patient changes, the reminders not yet sent follow (SPEC §5: "the
+patient and every linked caregiver"): a caregiver who accepts after the plan was made, a patient
+who gets a log-in, a revoked caregiver, a phone checked, STOP and START. End-of-service notices
+follow the patient's zone and status as the refill plan does."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.core import mail
+
+from patients import services as patient_services
+from patients.models import Invitation, Patient
+from refills import delivery, phone
+from refills import services as refill_services
+from refills.models import Delivery, RefillCycle
+from tests.factories import PASSWORD, PatientFactory, pump_with_refill
+
+pytestmark = pytest.mark.django_db
+
+T0 = datetime(2026, 3, 1, 15, 0, tzinfo=UTC)  # the refill; due 6 April 15:00Z (see test_reminders)
+STEP_14 = datetime(2026, 3, 23, 14, 0, tzinfo=UTC)
+STEPS = {"step_14", "step_7", "step_3", "step_1", "overdue", "empty"}
+
+
+@pytest.fixture(autouse=True)
+def early_march():
+    with time_machine.travel(datetime(2026, 3, 2, 12, 0, tzinfo=UTC), tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def cycle(world):
+    pump_with_refill(world.patient, by=world.staff, at=T0)
+    return RefillCycle.objects.get(patient=world.patient, ended_at__isnull=True)
+
+
+def run(now):
+    return [delivery.deliver(pk, now) for pk in delivery.tick(now)]
+
+
+def join_as_caregiver(world, email: str):
+    invitation = patient_services.invite(
+        by=world.staff, patient=world.patient, kind=Invitation.Kind.CAREGIVER, email=email, full_name="Late Carer"
+    )
+    return patient_services.accept_invitation(invitation, password=PASSWORD)
+
+
+def unsent(key: str, **filters) -> set[tuple[str, str]]:
+    rows = Delivery.objects.filter(recipient=key, status__in=delivery.UNSENT, **filters)
+    return set(rows.values_list("kind", "channel"))
+
+
+def test_a_caregiver_who_accepts_after_the_plan_gets_every_reminder_not_yet_sent(world, cycle):
+    late = join_as_caregiver(world, "late@carer.example")
+    assert {kind for kind, _channel in unsent(f"user:{late.pk}", cycle=cycle)} == STEPS
+    assert run(STEP_14) and "late@carer.example" in {to for m in mail.outbox for to in m.to}
+
+
+def test_someone_who_joins_after_a_step_went_out_gets_that_step_at_once_and_nobody_gets_it_twice(
+    world, cycle, early_march
+):
+    sent_first = run(STEP_14)
+    assert sent_first and set(sent_first) == {"sent"}
+    before = len(mail.outbox)
+    early_march.move_to(STEP_14 + timedelta(days=1))
+    late = join_as_caregiver(world, "late@carer.example")
+    statuses = run(STEP_14 + timedelta(days=1))
+    new_mail = mail.outbox[before:]
+    assert [m.to for m in new_mail] == [["late@carer.example"]]  # the 14-day step, to the newcomer only
+    assert Delivery.objects.filter(recipient=f"user:{late.pk}", kind="step_14", status="sent").count() == 2
+    assert set(statuses) == {"sent"}  # e-mail and inbox
+
+
+def test_a_patient_who_gets_a_log_in_is_reminded_there_once(world):
+    alone = PatientFactory(clinic=world.clinic, user=None, email="alone@home.example", time_zone="America/Chicago")
+    cycle = pump_with_refill(alone, by=world.staff, at=T0)
+    assert unsent(f"patient:{alone.pk}", cycle=cycle) == {(kind, "email") for kind in STEPS}
+    invitation = patient_services.invite(
+        by=world.staff, patient=alone, kind=Invitation.Kind.PATIENT, email="alone@home.example", full_name="Al One"
+    )
+    user = patient_services.accept_invitation(invitation, password=PASSWORD)
+    assert unsent(f"patient:{alone.pk}", cycle=cycle) == set()
+    assert unsent(f"user:{user.pk}", cycle=cycle) == {(k, c) for k in STEPS for c in ("email", "inbox")}
+
+
+def test_a_revoked_caregiver_has_no_reminder_left_to_send(world, cycle):
+    key = f"user:{world.caregiver.pk}"
+    assert unsent(key, cycle=cycle)
+    link = world.caregiver.caregiver_links.get(patient=world.patient)
+    patient_services.revoke_caregiver(by=world.staff, link=link)
+    assert unsent(key) == set()
+
+
+def test_a_checked_phone_adds_texts_and_stop_and_start_take_them_away_and_back(world, cycle):
+    carer, key, number = world.caregiver, f"user:{world.caregiver.pk}", "+15555550123"
+    carer.phone, carer.notification_channels = number, ["email", "sms"]
+    carer.save()
+    assert not unsent(key, cycle=cycle, channel="sms")  # an unchecked number gets no texts
+    now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    phone.mark_verified(carer, None, number, now)
+    assert {kind for kind, _ in unsent(key, cycle=cycle, channel="sms")} == STEPS
+    phone.opt_out(number, now)
+    assert not unsent(key, channel="sms")  # and no end-of-service text either
+    phone.opt_in_number(number, now)
+    assert {kind for kind, _ in unsent(key, cycle=cycle, channel="sms")} == STEPS
+
+
+def test_end_of_service_notices_follow_the_patients_zone_and_status(world, cycle):
+    def notices() -> dict[str, datetime]:
+        rows = Delivery.objects.filter(patient=world.patient, kind__startswith="eos_", status__in=delivery.UNSENT)
+        return dict(rows.filter(recipient=f"clinic:{world.clinic.pk}").values_list("kind", "due_at"))
+
+    refill_services.save_profile(patient=world.patient, by=world.staff, values={})  # plans the notices
+    chicago = notices()
+    assert set(chicago) == {"eos_90", "eos_30"}  # SynchroMed II from 1 Jan 2025: end of service in 2032
+    patient = Patient.objects.get(pk=world.patient.pk)
+    patient_services.update_patient(by=world.staff, patient=patient, changes={"time_zone": "Europe/Paris"})
+    paris = notices()
+    assert chicago["eos_90"] - paris["eos_90"] == timedelta(hours=7)  # the same hour on a clock 7 hours ahead
+    patient_services.update_patient(by=world.staff, patient=patient, changes={"status": Patient.Status.TRANSFERRED})
+    assert notices() == {}
+
+
+def test_new_channel_choices_apply_to_the_reminders_not_yet_sent(world, cycle):
+    from refills import preferences
+
+    carer, key = world.caregiver, f"user:{world.caregiver.pk}"
+    assert unsent(key, cycle=cycle) == {(k, c) for k in STEPS for c in ("email", "inbox")}  # the default
+
+    def choose(channels):
+        links = preferences.live_links(carer)
+        assert preferences.save(
+            by=carer, patient=None, links=links, channels=channels, language="en", phone="", time_zone=None,
+            call_clinic={},
+        )  # fmt: skip
+
+    choose(["inbox"])
+    assert unsent(key, cycle=cycle) == {(k, "inbox") for k in STEPS}
+    choose(["email", "inbox"])
+    assert unsent(key, cycle=cycle) == {(k, c) for k in STEPS for c in ("email", "inbox")}
