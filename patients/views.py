@@ -21,7 +21,6 @@ from .forms import (
     InviteCaregiverForm,
     InvitePatientForm,
     PatientContactsForm,
-    PatientCreateForm,
 )
 from .invitations import load_invitation
 from .models import AuditEvent, CaregiverLink, ClinicMembership, Invitation, User
@@ -192,15 +191,11 @@ def revoke_invitation(request, patient_id, invitation_id):
 @login_required
 @require_http_methods(["GET", "POST"])
 def patient_create(request):
-    clinics = list(staff_clinics(request.user))
-    if not clinics:
+    """An old address: a patient is added through enrolment, which records the pump and the first
+    refill in the same step, so no patient is left without a refill plan."""
+    if not staff_clinics(request.user).exists():
         raise Http404
-    form = PatientCreateForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        patient = services.create_patient(by=request.user, clinic=clinics[0], **form.cleaned_data)
-        messages.success(request, _("The patient was added."))
-        return redirect("patient-detail", patient_id=patient.pk)
-    return render(request, "patients/patient_form.html", {"form": form, "clinic": clinics[0]})
+    return redirect("enrol-start")
 
 
 @require_http_methods(["GET", "POST"])

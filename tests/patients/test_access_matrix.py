@@ -20,7 +20,7 @@ METHODS = ["get", "post", "patch", "put", "delete"]
 # Routes that name no patient, and why they need no place in the matrix.
 NON_PATIENT_ROUTES = {
     "": "home: lists only what access.visible_patients gives",
-    "patients/new/": "staff only; creates in the staff member's own clinic",
+    "patients/new/": "staff only; an old address that sends staff to enrolment",
     "invite/<str:token>/": "signed single-use token (tests/patients/test_invitations.py)",
     "clinic/audit/": "clinic admins only, their own clinic's rows",
     "clinic/<int:clinic_id>/settings/": "clinic admins of that clinic only (tests/patients/test_pages.py)",
