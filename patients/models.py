@@ -175,6 +175,9 @@ class Patient(models.Model):
     full_name = models.CharField(_("full name"), max_length=150)
     date_of_birth = models.DateField(_("date of birth"), null=True, blank=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE, db_index=True)
+    calendar_version = models.PositiveIntegerField(
+        default=0, help_text=_("Raised to cancel the private calendar link: the old link stops working.")
+    )
     time_zone = models.CharField(max_length=64, validators=[validate_time_zone])
     email = models.EmailField(_("contact e-mail"), blank=True)
     phone = models.CharField(_("contact phone"), max_length=32, blank=True)

@@ -10,6 +10,7 @@ urlpatterns = [
     path("patients/<int:patient_id>/reminders/", plan_views.reminder_plan_page, name="reminder-plan"),
     path("patients/<int:patient_id>/appointment/", plan_views.appointment, name="refill-appointment"),
     path("patients/<int:patient_id>/calendar/", plan_views.calendar_link, name="patient-calendar"),
+    path("patients/<int:patient_id>/calendar/renew/", plan_views.calendar_link_renew, name="patient-calendar-renew"),
     path("calendar/<str:token>.ics", plan_views.calendar_feed, name="calendar-feed"),
 ]
 api_urlpatterns = [

@@ -19,18 +19,18 @@ from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
-from django.views.decorators.http import require_GET, require_http_methods, require_safe
+from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 
 from patients import audit
 from patients.access import get_visible_patient
-from patients.models import Patient
+from patients.models import AuditEvent, Patient
 
 from . import calendar, recipients, services
 from .delivery import UNSENT
@@ -237,8 +237,10 @@ def reminder_plan(patient: Patient, *, only_recipient: str | None = None) -> Rem
 
 
 def feed_token(patient: Patient) -> str:
-    """Signed and deterministic: the same link every time the page shows it."""
-    return signing.Signer(salt=FEED_SALT).sign_object({"p": patient.pk})
+    """Signed and deterministic: the same link every time the page shows it, until someone asks
+    for a new one (the version; links made before versions had none, which reads as 0)."""
+    payload = {"p": patient.pk, "v": patient.calendar_version} if patient.calendar_version else {"p": patient.pk}
+    return signing.Signer(salt=FEED_SALT).sign_object(payload)
 
 
 def feed_patient(token: str) -> Patient | None:
@@ -246,10 +248,12 @@ def feed_patient(token: str) -> Patient | None:
         payload = signing.Signer(salt=FEED_SALT).unsign_object(token)
     except (signing.BadSignature, ValueError, TypeError):
         return None
-    patient_id = payload.get("p") if isinstance(payload, dict) else None
-    if not isinstance(patient_id, int):
+    if not isinstance(payload, dict):
         return None
-    return Patient.objects.filter(pk=patient_id).first()
+    patient_id, version = payload.get("p"), payload.get("v", 0)
+    if not isinstance(patient_id, int) or not isinstance(version, int):
+        return None
+    return Patient.objects.filter(pk=patient_id, calendar_version=version).first()
 
 
 def feed_url(patient: Patient) -> str:
@@ -283,6 +287,20 @@ def calendar_link(request, patient_id):
     url = feed_url(patient)
     webcal = "webcal://" + url.split("://", 1)[-1]
     return render(request, "refills/plan_calendar.html", {"patient": patient, "url": url, "webcal": webcal})
+
+
+@login_required
+@require_POST
+def calendar_link_renew(request, patient_id):
+    """A new private link; the old one stops working at once (it was shared or lost)."""
+    patient = get_visible_patient(request.user, patient_id)
+    Patient.objects.filter(pk=patient.pk).update(calendar_version=F("calendar_version") + 1)
+    audit.record(request.user, AuditEvent.Action.UPDATE, "calendar_link_renewed", [patient], path=request.path)
+    messages.success(
+        request,
+        _("This is a new calendar link. The old one no longer works: put the new one in each calendar app you use."),
+    )
+    return redirect("patient-calendar", patient_id=patient.pk)
 
 
 # --- The staff page of the plan ----------------------------------------------------------------

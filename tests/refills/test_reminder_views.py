@@ -572,3 +572,30 @@ def test_the_end_of_service_date_at_the_reminder_hour_in_a_far_zone(world):
     profile = services.save_profile(patient=world.patient, by=world.staff, values=profile_values())
     # 30 November 2026 09:00 NZDT (UTC+13) = 29 November 20:00Z.
     assert services.end_of_service_at(world.patient, profile) == datetime(2026, 11, 29, 20, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("who", ["patient_user", "caregiver", "staff"])
+def test_a_new_link_cancels_the_old_one_at_once(cycle, world, who):
+    old = feed_path(world.patient)
+    assert Client().get(old).status_code == 200
+    client = as_user(getattr(world, who))
+    answer = client.post(f"/patients/{world.patient.pk}/calendar/renew/", follow=True)
+    assert "This is a new calendar link. The old one no longer works" in page_text(answer)
+    world.patient.refresh_from_db()
+    new = feed_path(world.patient)
+    assert new != old and new in page_text(answer)
+    assert Client().get(old).status_code == 404
+    assert Client().get(new).status_code == 200
+    event = AuditEvent.objects.get(what="calendar_link_renewed")
+    assert event.actor == getattr(world, who) and event.patient_ids == [world.patient.pk]
+    client.post(f"/patients/{world.patient.pk}/calendar/renew/")  # and again: only the newest works
+    assert Client().get(new).status_code == 404
+
+
+def test_renewing_the_link_needs_a_post_and_is_not_for_outsiders(cycle, world):
+    url = f"/patients/{world.patient.pk}/calendar/renew/"
+    assert as_user(world.patient_user).get(url).status_code == 405
+    for outsider in (world.other_clinic_staff, world.revoked_caregiver, world.other_caregiver):
+        assert as_user(outsider).post(url).status_code == 404
+    world.patient.refresh_from_db()
+    assert world.patient.calendar_version == 0
