@@ -462,6 +462,19 @@ def test_after_a_refill_the_feed_has_the_new_cycle(cycle, world):
     new = RefillCycle.objects.get(patient=world.patient, ended_at__isnull=True)
     ics = Client().get(feed_path(world.patient)).content.decode()
     assert f"UID:refill-cycle-{new.pk}@" in ics
+    # The old cycle's event is now the refill itself: same UID, a higher SEQUENCE, the refill's time.
+    old = re.search(rf"BEGIN:VEVENT\r\n(?:(?!END:VEVENT).)*UID:refill-cycle-{cycle.pk}@.*?END:VEVENT", ics, re.S)
+    assert old, ics
+    refilled_at = (NOW - timedelta(hours=1)).strftime("%Y%m%dT%H%M%SZ")
+    assert "SUMMARY:Pump refilled" in old.group(0) and f"DTSTART:{refilled_at}" in old.group(0)
+    assert "SEQUENCE:2" in old.group(0) and "VALARM" not in old.group(0)
+
+
+def test_a_cycle_an_explant_closed_leaves_the_feed(cycle, world):
+    services.record_event(
+        patient=world.patient, kind="explanted", values={}, occurred_at=NOW - timedelta(hours=1), by=world.staff
+    )
+    assert "BEGIN:VEVENT" not in Client().get(feed_path(world.patient)).content.decode()
 
 
 def test_tampered_or_unknown_tokens_are_404(cycle, world):
