@@ -133,7 +133,8 @@ def get_item(user, item_id) -> QueueItem:
 
 
 def age_seconds(item, now: datetime) -> int:
-    """How long the item has waited; for a resolved item, how long it was open."""
+    """How long the item (or anything with its `opened_at` and `resolved_at`) has waited; for a
+    resolved item, how long it was open."""
     return max(0, int(((item.resolved_at or now) - item.opened_at).total_seconds()))
 
 

@@ -78,7 +78,7 @@ def new_badge() -> str:
     return format_html('<strong class="level level-emergency">{}</strong> ', _("New"))
 
 
-def is_new(item: QueueItem, new_since: datetime | None) -> bool:
+def is_new(item: QueueItem | KeptRow, new_since: datetime | None) -> bool:
     """An emergency nobody has picked up, opened after `new_since`."""
     return (
         new_since is not None
