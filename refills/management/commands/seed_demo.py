@@ -1,6 +1,8 @@
-"""Demo data for the run command (SPEC §9): a clinic with staff and an admin, two patients
-with pumps and refill history (Pat's refill falls due within a week), and a caregiver linked
-to Pat. Safe to run twice: it finds what exists, resets the demo passwords, and adds refills
+"""Demo data for the run command (SPEC §9): a clinic with staff and an admin, three patients
+with pumps and refill history (Pat's refill falls due within a week; Lee, who has no log-in
+and no caregiver, is a day overdue, so nobody can be reminded), a caregiver linked to Pat, and
+a check-in of Sam's that asks the clinic to call, so the triage queue has work in it. Safe to
+run twice: it finds what exists, resets the demo passwords, and adds refills and the check-in
 only to a patient who has none."""
 
 import base64
@@ -14,9 +16,12 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from patients.models import CaregiverLink, Clinic, ClinicMembership, Patient, User
 from refills import services
 from refills.models import PumpEvent
+from symptoms.models import CheckIn
+from symptoms.services import record_checkin
 
-# (e-mail, pump model, implant date, daily dose mcg, concentration, volume after each refill,
-#  mL aspirated at the second refill, days between the refills, days since the last refill)
+# (patient: e-mail, or name without a log-in; pump model, implant date, daily dose mcg,
+#  concentration, volume after each refill, mL aspirated at the second refill, days between the
+#  refills, days since the last refill)
 PUMPS = [
     # Pat: 20 mL at 500 mcg/mL and 300 mcg/day = 0.6 mL/day: (20 − 2) / 0.6 = 30 days to the
     # alarm; last refilled 25 days ago, so the refill is due in 5 days.
@@ -24,7 +29,11 @@ PUMPS = [
     # Sam: 40 mL at 2000 mcg/mL and 600 mcg/day = 0.3 mL/day: about 126 days to the alarm;
     # after 90 days the app expects 40 − 27 = 13 mL back.
     ("sam@riverside.example", "synchromed2_40", date(2021, 9, 1), "600", "2000", "40", "13.1", 90, 20),
+    # Lee: like Pat, but refilled 31 days ago: a day past the alarm date, 2 days from empty.
+    ("Lee Chen", "synchromed2_20", date(2023, 3, 1), "300", "500", "20", "1.9", 30, 31),
 ]
+# Sam's check-in: signs that may come from too little baclofen, so the app asks him to call.
+SAM_CHECKIN = {"symptoms": ["itching", "spasticity_increase"], "note": "More spasms since yesterday."}
 
 CLINIC = {
     "name": "Riverside Pump Clinic",
@@ -90,6 +99,13 @@ class Command(BaseCommand):
                 },
             )
             patients[email] = patient
+        # No log-in, no caregiver, an unchecked phone: nobody can be reminded (a queue item says so).
+        patients["Lee Chen"], _ = Patient.objects.update_or_create(
+            clinic=clinic,
+            full_name="Lee Chen",
+            user=None,
+            defaults={"time_zone": "America/Chicago", "phone": "+1 555 0142", "status": Patient.Status.ACTIVE},
+        )
         caregiver = users["casey@riverside.example"]
         if not CaregiverLink.objects.filter(
             caregiver=caregiver, patient=patients["pat@riverside.example"], revoked_at__isnull=True
@@ -98,6 +114,9 @@ class Command(BaseCommand):
                 caregiver=caregiver, patient=patients["pat@riverside.example"], relationship="spouse"
             )
         self._pumps(patients, users["nurse@riverside.example"])
+        sam = patients["sam@riverside.example"]
+        if not CheckIn.objects.filter(patient=sam).exists():
+            record_checkin(patient=sam, by=sam.user, **SAM_CHECKIN)
         for role, email, password, _ in LOGINS:
             self.stdout.write(f"{role:<10} {email:<28} {password}")
         self.stdout.write(
@@ -110,8 +129,8 @@ class Command(BaseCommand):
 
     def _pumps(self, patients, nurse):
         now = timezone.now().replace(microsecond=0)
-        for email, model, implanted, dose, concentration, volume, aspirated, interval, since in PUMPS:
-            patient = patients[email]
+        for key, model, implanted, dose, concentration, volume, aspirated, interval, since in PUMPS:
+            patient = patients[key]
             services.save_profile(
                 patient=patient,
                 by=nurse,
