@@ -133,8 +133,14 @@ def plan_cycle(cycle: RefillCycle, patient: Patient, now: datetime, *, old_due: 
                 due_at=now,
             )
     if not any(person.reachable_outside_app for person in people):
+        # One open item per patient, not one per refill: it is about the patient's contacts.
         patient_services.open_queue_item(
-            patient=patient, kind="nobody_to_remind", tier=QueueItem.Tier.FOLLOW_UP, source=f"cycle:{cycle.pk}", now=now
+            patient=patient,
+            kind="nobody_to_remind",
+            tier=QueueItem.Tier.FOLLOW_UP,
+            source=f"cycle:{cycle.pk}",
+            key=f"nobody_to_remind:{patient.pk}",
+            now=now,
         )
 
 

@@ -29,3 +29,10 @@ def test_the_demo_fills_the_triage_queue_and_is_safe_to_run_twice():
     assert QueueItem.objects.filter(patient=lee, kind="overdue", resolved_at__isnull=True).exists()
     lee = annotate(Patient.objects.filter(pk=lee.pk)).get()
     assert statuses(facts_of(lee), timezone.now()) == ["overdue"]
+
+
+def test_nobody_to_remind_is_one_open_item_per_patient_across_refills():
+    call_command("seed_demo", stdout=io.StringIO())
+    lee = Patient.objects.get(full_name="Lee Chen")
+    assert RefillCycle.objects.filter(patient=lee).count() == 2  # two refills, each planned
+    assert QueueItem.objects.filter(patient=lee, kind="nobody_to_remind", resolved_at__isnull=True).count() == 1
