@@ -55,6 +55,10 @@ class PatientScopedView(generics.GenericAPIView):
     def get_patient(self) -> Patient:
         return get_visible_patient(self.request.user, self.kwargs["patient_id"])
 
+    def get_object(self) -> Patient:
+        """The patient: DRF asks for the object before it describes PUT in an OPTIONS answer."""
+        return self.get_patient()
+
     def get_serializer_context(self):
         context = super().get_serializer_context()
         patient = getattr(self, "patient", None)

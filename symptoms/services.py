@@ -47,6 +47,7 @@ CLOCK_SKEW = timedelta(minutes=1)  # a client clock a little ahead is "now", not
 NOW_TOLERANCE = timedelta(minutes=5)  # patients and caregivers log "now"; a client's "now" may lag
 NOTE_MAX_CHARS = 2000
 TEMPERATURE_PLACES = Decimal("0.01")
+MAX_ENTERED_TEMPERATURE = Decimal(1000)
 
 # The form asks about pump alarms as one question. "Unsure" (a sound, but not sure which) is read
 # as the two-tone alarm: the more urgent reading, as an alarm not recognised is never a reason
@@ -107,6 +108,9 @@ def _clean_temperature(value, unit, errors: dict) -> tuple[Decimal | None, str, 
         entered = _entered_number(value)
     except ValueError:
         errors["temperature"] = ["Enter the temperature as a number, such as 37.5."]
+        return None, "", None
+    if abs(entered) >= MAX_ENTERED_TEMPERATURE:  # no body temperature, and too big to round to 0.01
+        errors["temperature"] = ["That temperature looks wrong. Check the number and whether it is °C or °F."]
         return None, "", None
     if entered != entered.quantize(TEMPERATURE_PLACES):
         errors["temperature"] = ["Give the temperature with at most 2 digits after the point."]

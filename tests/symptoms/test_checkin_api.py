@@ -180,6 +180,18 @@ BAD = {
     "113.1 F": ({"symptoms": [], "temperature": "113.1", "temperature_unit": "F"}, "temperature", "looks wrong"),
     "76.9 F": ({"symptoms": [], "temperature": "76.9", "temperature_unit": "F"}, "temperature", "looks wrong"),
     "three decimals": ({"symptoms": [], "temperature": "38.123", "temperature_unit": "C"}, "temperature", "2 digits"),
+    # Too big to round to 0.01: was a server error (found by fuzzing the OpenAPI schema).
+    "temperature 6e201": (
+        {"symptoms": [], "temperature": 6.165e201, "temperature_unit": "C"},
+        "temperature",
+        "looks wrong",
+    ),
+    "temperature -1e30 F": (
+        {"symptoms": [], "temperature": "-1e30", "temperature_unit": "F"},
+        "temperature",
+        "looks wrong",
+    ),
+    "temperature 1000": ({"symptoms": [], "temperature": 1000, "temperature_unit": "F"}, "temperature", "looks wrong"),
     "temperature without unit": ({"symptoms": [], "temperature": "38.5"}, "temperature_unit", "°C or °F"),
     "temperature with a blank unit": (
         {"symptoms": [], "temperature": 38.5, "temperature_unit": ""},
