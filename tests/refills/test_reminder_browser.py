@@ -113,3 +113,8 @@ def test_the_new_pages_pass_axe_and_the_appointment_warning_shows(page: Page, li
     page.goto(f"{patient}/calendar/")
     expect(page.get_by_label("Your private calendar link")).to_have_value(re.compile(r"/calendar/.+\.ics$"))
     assert_accessible(page, "calendar link")
+    old_link = page.get_by_label("Your private calendar link").input_value()
+    page.get_by_role("button", name="Get a new link").click()
+    expect(page.locator(".messages")).to_contain_text("The old one no longer works")
+    expect(page.get_by_label("Your private calendar link")).not_to_have_value(old_link)
+    assert_accessible(page, "calendar link renewed")
