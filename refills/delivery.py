@@ -83,6 +83,8 @@ def plan_cycle(cycle: RefillCycle, patient: Patient, now: datetime, *, old_due: 
     unsent = Delivery.objects.filter(cycle=cycle, status__in=UNSENT, kind__in=PLAN_KINDS)
     if cycle.ended_at is not None or cycle.refill_due_at is None or not patient.is_active:
         unsent.update(status=Delivery.Status.SKIPPED, last_error="plan ended")
+        cycle.first_step_at = None
+        RefillCycle.objects.filter(pk=cycle.pk).update(first_step_at=None)
         return
     unsent.delete()
     facts = reminders.CycleFacts(

@@ -36,7 +36,7 @@ def statuses(facts: Facts, now: datetime) -> list[str]:
         found.append("empty")
     if facts.refill_due_at is not None and now >= facts.refill_due_at:
         found.append("overdue")
-    elif facts.first_step_at is not None and now >= facts.first_step_at:
+    elif facts.refill_due_at is not None and facts.first_step_at is not None and now >= facts.first_step_at:
         found.append("due_soon")
     if facts.discrepancy_open:
         found.append("discrepancy")

@@ -92,7 +92,7 @@ def status_conditions(now: datetime) -> dict[str, Q]:
     return {
         "empty": Q(cycle_empty_at__lte=now),
         "overdue": Q(cycle_refill_due_at__lte=now),
-        "due_soon": Q(cycle_first_step_at__lte=now),
+        "due_soon": Q(cycle_first_step_at__lte=now, cycle_refill_due_at__isnull=False),
         "discrepancy": Q(latest_refill_discrepancy=True, latest_refill_resolved_at__isnull=True),
         "end_of_service_near": eos_on_or_before(now.date() + EOS_WARNING),
     }

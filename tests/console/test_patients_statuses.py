@@ -94,3 +94,16 @@ def test_the_migration_fills_the_first_step_of_open_cycles(world):
     RefillCycle.objects.filter(pk=cycle.pk).update(first_step_at=None)
     importlib.import_module("refills.migrations.0003_cycle_first_step_at").fill(apps, None)
     assert RefillCycle.objects.get(pk=cycle.pk).first_step_at == planned
+
+
+def test_a_patient_no_longer_active_is_not_due_soon(world):
+    from patients import services as patient_services
+    from tests.factories import pump_with_refill
+
+    pump_with_refill(world.patient, by=world.staff, at=NOW - timedelta(days=25))
+    assert statuses_both_ways(world.patient) == (["due_soon"], ["due_soon"])
+    patient = Patient.objects.get(pk=world.patient.pk)
+    patient_services.update_patient(by=world.staff, patient=patient, changes={"status": Patient.Status.TRANSFERRED})
+    cycle = RefillCycle.objects.get(patient=patient, ended_at__isnull=True)
+    assert cycle.refill_due_at is None and cycle.first_step_at is None
+    assert statuses_both_ways(patient) == (["ok"], ["ok"])  # the list shows "Transferred" beside it
