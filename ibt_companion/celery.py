@@ -14,4 +14,6 @@ app.conf.beat_schedule = {
     "scheduler-heartbeat": {"task": "patients.tasks.heartbeat", "schedule": 60.0},
     # Every minute: claim due reminder deliveries (the database says what is due).
     "refills-tick": {"task": "refills.tasks.tick", "schedule": 60.0, "options": {"expires": 55}},
+    # Every hour: expired enrolment drafts and sessions.
+    "housekeeping": {"task": "patients.tasks.housekeeping", "schedule": 3600.0, "options": {"expires": 3000}},
 }

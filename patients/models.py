@@ -4,6 +4,7 @@ Who may see which patient is decided in one place only: patients/access.py.
 """
 
 import zoneinfo
+from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.exceptions import ValidationError
@@ -348,3 +349,30 @@ class QueueItem(models.Model):
 
     def __str__(self):
         return f"{self.kind} for {self.patient}"
+
+
+class EnrolmentDraft(models.Model):
+    """A staff member's enrolment in progress (ibt_companion/console/enrol.py): what each step
+    posted, kept in the database rather than the session, so an idle log-out does not lose it;
+    after log-in the same address carries on. Only its author reads it; it lasts 12 hours, and
+    its answers are dropped once the patient is enrolled (the patient id stays, so a second
+    "Enrol" finds it and creates nothing)."""
+
+    MAX_AGE = timedelta(hours=12)
+
+    id = models.CharField(primary_key=True, max_length=32)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="enrolment_drafts")
+    clinic_id = models.BigIntegerField(null=True, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    done = models.JSONField(default=list, blank=True)
+    patient = models.ForeignKey(Patient, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    started_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["user", "started_at"], name="enrolment_draft_user"),
+            models.Index(fields=["started_at"], name="enrolment_draft_age"),
+        ]
+
+    def __str__(self):
+        return f"Enrolment {self.pk} by {self.user}"

@@ -2,6 +2,7 @@
 each validates, writes in one transaction and audits."""
 
 from datetime import timedelta
+from importlib import import_module
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
@@ -14,7 +15,17 @@ from django.utils import timezone
 
 from . import audit
 from .invitations import make_token
-from .models import AuditEvent, CaregiverLink, Clinic, Invitation, Patient, QueueItem, SchedulerHeartbeat, User
+from .models import (
+    AuditEvent,
+    CaregiverLink,
+    Clinic,
+    EnrolmentDraft,
+    Invitation,
+    Patient,
+    QueueItem,
+    SchedulerHeartbeat,
+    User,
+)
 from .signals import forecast_inputs_changed, recipients_changed
 
 # Changing one of these changes the forecast or whether there is one.
@@ -197,3 +208,12 @@ def open_queue_item(*, patient: Patient, kind: str, tier: int, source: str = "",
             )
     except IntegrityError:
         return QueueItem.objects.get(dedupe_key=key, resolved_at__isnull=True)
+
+
+def housekeeping(now=None) -> dict[str, int]:
+    """Hourly (patients.tasks.housekeeping): delete enrolment drafts past their 12 hours, which
+    hold patients' details, and sessions that have expired."""
+    now = now or timezone.now()
+    drafts, _ = EnrolmentDraft.objects.filter(started_at__lt=now - EnrolmentDraft.MAX_AGE).delete()
+    import_module(settings.SESSION_ENGINE).SessionStore.clear_expired()
+    return {"enrolment_drafts": drafts}

@@ -7,3 +7,8 @@ from . import services
 def heartbeat():
     """Proves to /healthz that beat and a worker are both alive."""
     services.record_heartbeat("beat")
+
+
+@shared_task(name="patients.tasks.housekeeping")
+def housekeeping():
+    return services.housekeeping()

@@ -6,8 +6,9 @@ that works without JavaScript and warns when nobody could be reminded.
     /clinic/enrol/<flow>/<step>/      patient → pump → refill → invitations → review
 
 Each step validates its own fields (its form, then the services in a dry run that is rolled
-back) and keeps what was posted in the session under the flow's id; nothing is created until
-"Enrol" on the review step, which writes everything in ONE transaction through the same
+back) and keeps what was posted under the flow's id in the database (patients.models.
+EnrolmentDraft, so a staff member signed out for being idle carries on after logging in
+again); nothing is created until "Enrol" on the review step, which writes everything in ONE transaction through the same
 services the other pages use (patients.services.create_patient and invite,
 refills.services.save_profile and record_event). Any error rolls all of it back and shows the
 field errors on the step they belong to. The invitation e-mails go out on commit.
@@ -21,14 +22,11 @@ import hashlib
 import json
 import logging
 import secrets
-import time
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
-from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
 from django.db import DataError, IntegrityError, transaction
 from django.http import Http404, QueryDict
@@ -41,7 +39,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from patients import services as patient_services
 from patients.access import staff_clinics
-from patients.models import Clinic, Invitation, Patient, User
+from patients.models import Clinic, EnrolmentDraft, Invitation, Patient, User
 from refills import recipients
 from refills import services as refill_services
 from refills.catalog import CATALOG
@@ -61,9 +59,8 @@ STEP_TITLES = {
     "invitations": gettext_lazy("Invitations"),
     "review": gettext_lazy("Check and enrol"),
 }
-SESSION_KEY = "enrolment_flows"
-MAX_FLOWS = 5  # per session; the oldest unfinished flow is dropped first
-FLOW_MAX_AGE_SECONDS = 12 * 3600
+MAX_FLOWS = 5  # unfinished flows per person; the oldest is dropped first
+FLOW_MAX_AGE = EnrolmentDraft.MAX_AGE  # the hourly housekeeping deletes older ones too
 NOBODY_TO_REMIND = gettext_lazy(
     "Nobody can get refill reminders by e-mail or text. Add an e-mail address or invite a caregiver."
 )
@@ -178,29 +175,31 @@ def nobody_to_remind(patient: Patient, invitations: list[dict]) -> bool:
     return not recipients.for_patient(patient).reachable_outside_app
 
 
-# --- The flow's state, kept in the session ------------------------------------------------------
+# --- The flow's state, kept in the database (patients.models.EnrolmentDraft) -------------------
 
 
-def _flows(request) -> dict:
-    flows = request.session.get(SESSION_KEY)
-    if not isinstance(flows, dict):
-        flows = {}
-    now = time.time()
-    return {k: v for k, v in flows.items() if isinstance(v, dict) and now - v.get("started", 0) < FLOW_MAX_AGE_SECONDS}
+def _as_flow(draft: EnrolmentDraft) -> dict:
+    return {"clinic": draft.clinic_id, "data": draft.data, "done": draft.done, "patient": draft.patient_id}
 
 
-def _save_flows(request, flows: dict) -> None:
-    request.session[SESSION_KEY] = flows
-    request.session.modified = True
+def _flow(request, flow_id: str) -> dict | None:
+    """This user's flow, unless it has expired (expired ones are deleted on the way)."""
+    EnrolmentDraft.objects.filter(user=request.user, started_at__lt=timezone.now() - FLOW_MAX_AGE).delete()
+    draft = EnrolmentDraft.objects.filter(pk=flow_id, user=request.user).first()
+    return _as_flow(draft) if draft else None
+
+
+def _save_flow(request, flow_id: str, flow: dict) -> None:
+    EnrolmentDraft.objects.filter(pk=flow_id, user=request.user).update(
+        data=flow["data"], done=flow["done"], patient_id=flow.get("patient")
+    )
 
 
 def _new_flow(request, clinic_id: int | None) -> str:
-    flows = _flows(request)
-    while len(flows) >= MAX_FLOWS:
-        del flows[min(flows, key=lambda k: flows[k]["started"])]
+    mine = EnrolmentDraft.objects.filter(user=request.user, patient__isnull=True).order_by("-started_at")
+    EnrolmentDraft.objects.filter(pk__in=list(mine.values_list("pk", flat=True)[MAX_FLOWS - 1 :])).delete()
     flow_id = secrets.token_urlsafe(12)
-    flows[flow_id] = {"started": time.time(), "clinic": clinic_id, "data": {}, "done": [], "patient": None}
-    _save_flows(request, flows)
+    EnrolmentDraft.objects.create(pk=flow_id, user=request.user, clinic_id=clinic_id, started_at=timezone.now())
     return flow_id
 
 
@@ -209,9 +208,7 @@ def _store(request, flow_id: str, flow: dict, step: str, form) -> None:
     flow["data"][step] = {name: form.data.getlist(name) for name in form.data if name in form.fields}
     if step not in flow["done"]:
         flow["done"].append(step)
-    flows = _flows(request)
-    flows[flow_id] = flow
-    _save_flows(request, flows)
+    _save_flow(request, flow_id, flow)
 
 
 def _stored(flow: dict, step: str) -> QueryDict | None:
@@ -231,15 +228,10 @@ def fingerprint(flow: dict) -> str:
 
 
 def _lock_flow(request, flow_id: str) -> int | None:
-    """Inside the enrolment's transaction: lock this session's row (a second "Enrol" of the
-    same flow, e.g. a double click, waits here) and return the patient it already enrolled."""
-    if not isinstance(request.session, DatabaseSessionStore) or not request.session.session_key:
-        return None
-    row = Session.objects.select_for_update().filter(session_key=request.session.session_key).first()
-    if row is None:
-        return None
-    flows = request.session.decode(row.session_data).get(SESSION_KEY) or {}
-    return (flows.get(flow_id) or {}).get("patient")
+    """Inside the enrolment's transaction: lock the flow's row (a second "Enrol" of the same
+    flow, e.g. a double click, waits here) and return the patient it already enrolled."""
+    draft = EnrolmentDraft.objects.select_for_update().filter(pk=flow_id, user=request.user).first()
+    return draft.patient_id if draft else None
 
 
 # --- Forms of each step, from what was posted or stored ----------------------------------------
@@ -395,7 +387,7 @@ def enrol_step(request, flow_id: str, step: str):
     clinics = _clinics_or_404(request)
     if step not in STEPS:
         raise Http404
-    flow = _flows(request).get(flow_id)
+    flow = _flow(request, flow_id)
     if flow is None:
         messages.info(request, _("That enrolment has expired or was never started. Please start again."))
         return redirect("enrol-start")
@@ -531,13 +523,9 @@ def _enrol_now(ctx: Context, plan: Plan):
     already: list[int | None] = [None]
 
     def mark_done(enrolled: Enrolled) -> None:
-        # Inside the transaction: the flow is marked done with the patient it created, so a
-        # second "Enrol" (which waited on the session row) finds it and creates nothing.
-        flows = _flows(request)
-        flows.setdefault(ctx.flow_id, ctx.flow).update(patient=enrolled.patient.pk, data={})
-        _save_flows(request, flows)
-        if isinstance(request.session, DatabaseSessionStore) and request.session.session_key:
-            request.session.save()
+        # Inside the transaction: the flow is marked done with the patient it created (and its
+        # answers dropped), so a second "Enrol", which waited on the flow's row, creates nothing.
+        _save_flow(request, ctx.flow_id, {**ctx.flow, "patient": enrolled.patient.pk, "data": {}})
 
     def guarded(plan: Plan) -> Enrolled | None:
         with transaction.atomic():
@@ -552,19 +540,12 @@ def _enrol_now(ctx: Context, plan: Plan):
         return _show_error(ctx, error, _("Nothing was saved. Fix this, then enrol again."))
     except (IntegrityError, DataError) as error:  # at commit: nothing was saved
         logger.warning("enrolment refused by the database at commit: %s", error)
-        flows = _flows(request)
-        flows[ctx.flow_id] = ctx.flow
-        _save_flows(request, flows)
         return _show_error(
             ctx,
             StepError("review", ValidationError(_("The record could not be saved, so nothing was saved."))),
             _("Please try again."),
         )
-    if enrolled is None:
-        # Another "Enrol" of this flow got there first: keep its marker in this session too.
-        flows = _flows(request)
-        flows.setdefault(ctx.flow_id, ctx.flow).update(patient=already[0], data={})
-        _save_flows(request, flows)
+    if enrolled is None:  # another "Enrol" of this flow got there first
         return redirect("patient-detail", patient_id=already[0])
     patient = enrolled.patient
     sent = ", ".join(i.email for i in enrolled.invitations)

@@ -3,7 +3,7 @@ patient, the pump and the first refill and invite the patient and caregivers. No
 created until "Enrol"; then everything is created in one transaction, or nothing at all."""
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from html import unescape
 
@@ -14,7 +14,15 @@ from django.test import Client
 
 from ibt_companion.console import enrol
 from patients import services as patient_services
-from patients.models import AuditEvent, CaregiverLink, ClinicMembership, Invitation, Patient, QueueItem
+from patients.models import (
+    AuditEvent,
+    CaregiverLink,
+    ClinicMembership,
+    EnrolmentDraft,
+    Invitation,
+    Patient,
+    QueueItem,
+)
 from refills.models import PumpEvent, PumpProfile, RefillCycle
 from tests.factories import ClinicFactory, MembershipFactory, UserFactory
 
@@ -470,10 +478,10 @@ def test_a_refill_invalid_for_a_pump_changed_afterwards_enrols_nothing(
     flow = walk(staff_client, refill=refill)
     assert staff_client.get(url(flow, "review")).status_code == 200
     post_ok(staff_client, flow, "pump", {**PUMP, "model": "prometra2_20"}, "refill")
-    flows = staff_client.session[enrol.SESSION_KEY]
+    draft = EnrolmentDraft.objects.get(pk=flow)
     before = counts()
     with django_capture_on_commit_callbacks(execute=True):
-        response = staff_client.post(url(flow, "review"), {"checked": enrol.fingerprint(flows[flow])})
+        response = staff_client.post(url(flow, "review"), {"checked": enrol.fingerprint(enrol._as_flow(draft))})
     assert response.status_code == 200
     assert "labelled for baclofen 500–2000 mcg/mL only" in field_errors(response, "concentration_other")
     assert counts() == before
@@ -607,11 +615,9 @@ def test_staff_of_clinic_a_cannot_enrol_into_clinic_b(world, staff_client):
     assert Patient.objects.get(full_name="Robin Enrol").clinic == world.clinic
     assert not Patient.objects.filter(clinic=clinic_b).exists()
 
-    # A flow whose clinic was changed to clinic B (a tampered session) is a 404.
+    # A flow whose clinic was changed to clinic B (a tampered draft) is a 404.
     flow = walk(staff_client, patient={**PATIENT, "full_name": "Tampered"})
-    session = staff_client.session
-    session[enrol.SESSION_KEY][flow]["clinic"] = clinic_b.pk
-    session.save()
+    EnrolmentDraft.objects.filter(pk=flow).update(clinic_id=clinic_b.pk)
     before = counts()
     assert staff_client.get(url(flow, "review")).status_code == 404
     assert staff_client.post(url(flow, "review"), {"checked": "x"}).status_code == 404
@@ -659,3 +665,61 @@ def test_home_add_a_patient_starts_the_enrolment(world, staff_client):
 def test_unknown_step_is_404(world, staff_client):
     flow = start(staff_client)
     assert staff_client.get(url(flow, "payment")).status_code == 404
+
+
+# --- The flow outlives the session ----------------------------------------------------------------
+
+
+def test_an_enrolment_carries_on_after_an_idle_sign_out(world, staff_client, frozen):
+    flow = walk(staff_client)
+    frozen.shift(timedelta(minutes=16))  # past the staff idle limit: signed out
+    answer = staff_client.get(url(flow, "review"))
+    assert answer.status_code == 302 and answer["Location"].startswith("/accounts/login/")
+    again = client_for(world.staff)  # logs in again
+    review = again.get(url(flow, "review"))
+    assert review.status_code == 200 and "Robin Enrol" in text(review)
+    assert again.post(url(flow, "review"), {"checked": checked(review)}).status_code == 302
+    patient = Patient.objects.get(full_name="Robin Enrol")
+    draft = EnrolmentDraft.objects.get(pk=flow)
+    assert draft.patient == patient and draft.data == {}  # the answers are not kept once enrolled
+
+
+def test_a_flow_is_its_authors_only_and_expires(world, staff_client, frozen):
+    flow = walk(staff_client)
+    colleague = client_for(world.admin)
+    answer = colleague.get(url(flow, "review"))
+    assert answer.status_code == 302 and answer["Location"] == "/clinic/enrol/"
+    assert "Robin Enrol" not in text(colleague.get("/clinic/enrol/", follow=True))
+    frozen.shift(timedelta(hours=12, minutes=1))
+    assert client_for(world.staff).get(url(flow, "review"))["Location"] == "/clinic/enrol/"
+    assert not EnrolmentDraft.objects.filter(pk=flow).exists()
+
+
+def test_at_most_five_unfinished_flows_per_person(world, staff_client, frozen):
+    flows = []
+    for _ in range(7):
+        flows.append(start(staff_client))
+        frozen.shift(timedelta(seconds=1))
+    kept = set(EnrolmentDraft.objects.filter(user=world.staff).values_list("pk", flat=True))
+    assert kept == set(flows[-5:])
+
+
+def test_the_hourly_housekeeping_deletes_drafts_nobody_came_back_to(world, staff_client, frozen):
+    from patients import services as patient_services
+
+    old = walk(staff_client)
+    frozen.shift(timedelta(hours=11))
+    young = start(client_for(world.staff))  # (the first session has ended by now)
+    frozen.shift(timedelta(hours=1, minutes=1))
+    assert patient_services.housekeeping() == {"enrolment_drafts": 1}
+    assert set(EnrolmentDraft.objects.values_list("pk", flat=True)) == {young}
+    assert old != young
+
+
+def test_beat_runs_the_housekeeping_every_hour():
+    from ibt_companion.celery import app
+    from patients.tasks import housekeeping
+
+    entry = app.conf.beat_schedule["housekeeping"]
+    assert entry["task"] == housekeeping.name == "patients.tasks.housekeeping" and entry["schedule"] == 3600.0
+    assert housekeeping.apply().get() == {"enrolment_drafts": 0}
