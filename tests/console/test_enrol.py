@@ -716,7 +716,7 @@ def test_the_hourly_housekeeping_deletes_drafts_nobody_came_back_to(world, staff
     assert old != young
 
 
-def test_beat_runs_the_housekeeping_every_hour():
+def test_beat_runs_the_housekeeping_every_hour(db):
     from ibt_companion.celery import app
     from patients.tasks import housekeeping
 
