@@ -153,7 +153,7 @@ def plan_end_of_service(patient: Patient, end_of_service_at: datetime | None, no
         return
     payload = {"end_of_service_date": content.date_in_words(end_of_service_at, patient.time_zone)}
     everyone = [*recipients.people(patient), recipients.for_clinic(patient.clinic)]
-    for notice in reminders.end_of_service_notices(end_of_service_at):
+    for notice in reminders.end_of_service_notices(end_of_service_at, patient.clinic.reminder_hour, patient.time_zone):
         status = Delivery.Status.SKIPPED if notice.due_at < now - timedelta(days=1) else Delivery.Status.PENDING
         for person in everyone:
             _create(

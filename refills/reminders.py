@@ -102,11 +102,12 @@ def date_moved_earlier(old_due: datetime | None, new_due: datetime) -> bool:
     return old_due is not None and old_due - new_due >= DATE_CHANGE_THRESHOLD
 
 
-def end_of_service_notices(end_of_service_at: datetime) -> list[Planned]:
-    return [
-        Planned("eos_90", "", end_of_service_at - timedelta(days=90)),
-        Planned("eos_30", "", end_of_service_at - timedelta(days=30)),
-    ]
+def end_of_service_notices(end_of_service_at: datetime, reminder_hour: int, zone: str) -> list[Planned]:
+    """90 and 30 days before, counted in days on the patient's calendar, at the reminder hour
+    (not 90 × 24 hours, which a change of clock in between would move by an hour)."""
+    tz = ZoneInfo(zone)
+    day = end_of_service_at.astimezone(tz).date()
+    return [Planned(f"eos_{n}", "", at_local_hour(day - timedelta(days=n), reminder_hour, tz)) for n in (90, 30)]
 
 
 def collapse(due: list[tuple[object, str, datetime]]) -> tuple[object | None, list[object]]:

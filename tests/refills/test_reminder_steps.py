@@ -34,3 +34,27 @@ def facts(**changes) -> reminders.CycleFacts:
 )
 def test_the_first_step_is_the_earliest_planned_one(changes, expected):
     assert reminders.first_step_at(facts(**changes)) == expected
+
+
+@pytest.mark.parametrize(
+    ("end", "hour", "zone", "expected"),
+    [
+        # End of service 15 January 2027, 09:00 CST. 90 days before is 17 October, still CDT.
+        (
+            datetime(2027, 1, 15, 15, 0, tzinfo=UTC),
+            9,
+            "America/Chicago",
+            {"eos_90": datetime(2026, 10, 17, 14, 0, tzinfo=UTC), "eos_30": datetime(2026, 12, 16, 15, 0, tzinfo=UTC)},
+        ),
+        # 15 April 2027, 18:00 CEST in Paris: both notices fall in winter time (CET, UTC+1).
+        (
+            datetime(2027, 4, 15, 16, 0, tzinfo=UTC),
+            18,
+            "Europe/Paris",
+            {"eos_90": datetime(2027, 1, 15, 17, 0, tzinfo=UTC), "eos_30": datetime(2027, 3, 16, 17, 0, tzinfo=UTC)},
+        ),
+    ],
+)
+def test_end_of_service_notices_keep_the_reminder_hour_across_a_clock_change(end, hour, zone, expected):
+    notices = reminders.end_of_service_notices(end, hour, zone)
+    assert {n.kind: n.due_at for n in notices} == expected

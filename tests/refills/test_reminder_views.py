@@ -528,27 +528,29 @@ def test_end_of_service_notices_at_90_and_30_days_for_everyone(world):
     world.caregiver.notification_channels = ["email"]
     world.caregiver.save()
     services.save_profile(patient=world.patient, by=world.staff, values=profile_values())
-    # ERI 1 September + 90 days = 30 November, at 09:00 CST on the patient's clock = 15:00Z.
-    end = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
+    # ERI 1 September + 90 days = 30 November (09:00 CST on the patient's clock). The notices go
+    # 90 and 30 calendar days before, at 09:00 on that clock: still CDT then (UTC-5), so 14:00Z,
+    # not 90 × 24 hours before (10:00 CDT).
+    day_90, day_30 = datetime(2026, 9, 1, 14, 0, tzinfo=UTC), datetime(2026, 10, 31, 14, 0, tzinfo=UTC)
     rows = Delivery.objects.filter(patient=world.patient, kind__startswith="eos_")
     due = {(r.kind, r.recipient, r.channel): r.due_at for r in rows}
     patient, carer, clinic = f"user:{world.patient_user.pk}", f"user:{world.caregiver.pk}", f"clinic:{world.clinic.pk}"
     assert due == {
-        ("eos_90", patient, "email"): end - timedelta(days=90),
-        ("eos_90", patient, "inbox"): end - timedelta(days=90),
-        ("eos_90", carer, "email"): end - timedelta(days=90),
-        ("eos_90", clinic, "email"): end - timedelta(days=90),
-        ("eos_30", patient, "email"): end - timedelta(days=30),
-        ("eos_30", patient, "inbox"): end - timedelta(days=30),
-        ("eos_30", carer, "email"): end - timedelta(days=30),
-        ("eos_30", clinic, "email"): end - timedelta(days=30),
+        ("eos_90", patient, "email"): day_90,
+        ("eos_90", patient, "inbox"): day_90,
+        ("eos_90", carer, "email"): day_90,
+        ("eos_90", clinic, "email"): day_90,
+        ("eos_30", patient, "email"): day_30,
+        ("eos_30", patient, "inbox"): day_30,
+        ("eos_30", carer, "email"): day_30,
+        ("eos_30", clinic, "email"): day_30,
     }
     assert set(rows.values_list("status", flat=True)) == {"pending"}
     # Saving again plans nothing twice; the staff page lists them.
     services.save_profile(patient=world.patient, by=world.staff, values=profile_values())
     assert Delivery.objects.filter(patient=world.patient, kind__startswith="eos_").count() == 8
     text = page_text(as_user(world.staff).get(plan_url(world)))
-    assert "Battery replacement: 90 days before end of service: Tuesday 1 September 2026 at 10:00 CDT" in text
+    assert "Battery replacement: 90 days before end of service: Tuesday 1 September 2026 at 09:00 CDT" in text
 
 
 def test_the_notices_go_out_and_say_the_date(world, mailoutbox):
@@ -574,9 +576,10 @@ def test_a_new_pump_moves_the_notices(world):
         by=world.staff,
     )
     rows = Delivery.objects.filter(patient=world.patient, kind__startswith="eos_")
-    # ERI 1 March 2032 + 90 days = 30 May 2032 (before the 7-year limit, 1 March 2033), 09:00 CDT.
-    end = datetime(2032, 5, 30, 14, 0, tzinfo=UTC)
-    assert set(rows.values_list("due_at", flat=True)) == {end - timedelta(days=90), end - timedelta(days=30)}
+    # ERI 1 March 2032 + 90 days = 30 May 2032 (before the 7-year limit, 1 March 2033). The
+    # notices: 1 March at 09:00 CST (15:00Z) and 30 April at 09:00 CDT (14:00Z).
+    notices = {datetime(2032, 3, 1, 15, 0, tzinfo=UTC), datetime(2032, 4, 30, 14, 0, tzinfo=UTC)}
+    assert set(rows.values_list("due_at", flat=True)) == notices
 
 
 def test_the_end_of_service_date_at_the_reminder_hour_in_a_far_zone(world):
