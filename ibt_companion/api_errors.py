@@ -3,7 +3,16 @@
 Nested errors (a list of objects, say) are flattened to dotted keys: "emergency_contacts.0.phone".
 """
 
+from django.core.exceptions import RequestDataTooBig
+from rest_framework import status
+from rest_framework.exceptions import APIException
 from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class BodyTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "too_large"
 
 
 def flatten_errors(detail, prefix: str = "") -> dict[str, list[str]]:
@@ -26,6 +35,8 @@ def flatten_errors(detail, prefix: str = "") -> dict[str, list[str]]:
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, RequestDataTooBig):  # past DATA_UPLOAD_MAX_MEMORY_SIZE: Django's plain 400
+        exc = BodyTooLarge()
     response = drf_exception_handler(exc, context)
     if response is not None:
         response.data = {"errors": flatten_errors(response.data)}

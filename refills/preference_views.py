@@ -259,7 +259,7 @@ def sms_inbound(request):
     if request.content_type == "application/json":
         try:
             data = json.loads(request.body or b"{}")
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply to parse
             data = None
         if not isinstance(data, dict):
             return _plain("The body is not a JSON object.", status=400)
