@@ -232,7 +232,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 SCHEDULER_TICK_MAX_AGE_SECONDS = 5 * 60
 
 # --- REST API ---------------------------------------------------------------------------
-# No upload of ours comes near this; Django's default is 2.5 MB. The API's parser checks it too.
+# No request of ours comes near this (Django's default is 2.5 MB); over it, the API answers 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
 REST_FRAMEWORK = {
@@ -241,7 +241,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    # DRF's JSON parser with a depth and size limit (ibt_companion/parsers.py).
+    # DRF's JSON parser with a depth limit (ibt_companion/parsers.py).
     "DEFAULT_PARSER_CLASSES": [
         "ibt_companion.parsers.DepthLimitedJSONParser",
         "rest_framework.parsers.FormParser",
