@@ -109,7 +109,9 @@ def _clean_temperature(value, unit, errors: dict) -> tuple[Decimal | None, str, 
     except ValueError:
         errors["temperature"] = ["Enter the temperature as a number, such as 37.5."]
         return None, "", None
-    if abs(entered) >= MAX_ENTERED_TEMPERATURE:  # no body temperature, and too big to round to 0.01
+    # No body temperature, and too big to round to 0.01. copy_abs, not abs(): abs() rounds in the
+    # decimal context, which overflows on such as 9e999999999.
+    if entered.copy_abs() >= MAX_ENTERED_TEMPERATURE:
         errors["temperature"] = ["That temperature looks wrong. Check the number and whether it is °C or °F."]
         return None, "", None
     if entered != entered.quantize(TEMPERATURE_PLACES):

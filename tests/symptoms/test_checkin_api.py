@@ -192,6 +192,16 @@ BAD = {
         "looks wrong",
     ),
     "temperature 1000": ({"symptoms": [], "temperature": 1000, "temperature_unit": "F"}, "temperature", "looks wrong"),
+    "temperature 9e999999999": (  # past what decimal arithmetic can hold: Overflow, once a 500
+        {"symptoms": [], "temperature": "9e999999999", "temperature_unit": "C"},
+        "temperature",
+        "looks wrong",
+    ),
+    "temperature -9e999999999 F": (
+        {"symptoms": [], "temperature": "-9E+999999999", "temperature_unit": "F"},
+        "temperature",
+        "looks wrong",
+    ),
     "temperature without unit": ({"symptoms": [], "temperature": "38.5"}, "temperature_unit", "°C or °F"),
     "temperature with a blank unit": (
         {"symptoms": [], "temperature": 38.5, "temperature_unit": ""},

@@ -211,6 +211,7 @@ def test_staff_time_errors_are_form_errors(pump):
         ({"temperature": "abc", "temperature_unit": "C"}, "Enter the temperature as a number"),
         ({"temperature": "45.1", "temperature_unit": "C"}, "That temperature looks wrong"),
         ({"temperature": "113.1", "temperature_unit": "F"}, "That temperature looks wrong"),
+        ({"temperature": "9e999999999", "temperature_unit": "C"}, "That temperature looks wrong"),
         ({"temperature": "38", "temperature_unit": ""}, "Choose °C or °F for the temperature."),
         ({"symptoms": ["sneezing"]}, "Select a valid choice"),
         ({"symptoms": ["itching", "itching"]}, "repeated: itching"),
@@ -252,6 +253,12 @@ def test_the_public_checker_call_clinic_page_points_to_the_pump_card():
     words = text(response)
     assert "Call your pump clinic now" in words and "Their number is on your pump card." in words
     assert "Your clinic can see this check-in" not in words
+
+
+def test_an_absurd_temperature_on_the_public_checker_is_a_form_error():
+    response = Client().post("/emergency-check/", {"temperature": "9e999999999", "temperature_unit": "C"})
+    assert response.status_code == 200
+    assert "That temperature looks wrong" in text(response)
 
 
 def test_the_public_checker_is_in_the_navigation():
