@@ -18,6 +18,7 @@ from rest_framework.response import Response
 
 from patients import audit
 from patients.access import get_visible_patient
+from patients.outage import AnswersWithoutDatabase, require_database
 from refills.api import PatientScopedView, field_errors
 
 from . import services, triage
@@ -37,8 +38,9 @@ def _service_errors(error: DjangoValidationError) -> serializers.ValidationError
     return serializers.ValidationError(field_errors(error))
 
 
-class SymptomCatalogView(generics.GenericAPIView):
-    """The symptom catalog with labels, hints, groups and headings, in the order of the form."""
+class SymptomCatalogView(AnswersWithoutDatabase, generics.GenericAPIView):
+    """The symptom catalog with labels, hints, groups and headings, in the order of the form.
+    Pure data: it answers during a database outage too."""
 
     permission_classes = [AllowAny]
     serializer_class = CatalogSerializer
@@ -53,9 +55,10 @@ class SymptomCatalogView(generics.GenericAPIView):
         return Response(self.get_serializer(body).data)
 
 
-class TriageView(generics.GenericAPIView):
+class TriageView(AnswersWithoutDatabase, generics.GenericAPIView):
     """Triage without saving anything. With `patient` (one you can see, else 404) the rules read
-    that patient's pump data now; without it, no log-in is needed."""
+    that patient's pump data now; without it, no log-in is needed, nor the database (an outage
+    still gets the rules' answer; with a patient, the outage's 503)."""
 
     permission_classes = [AllowAny]
     serializer_class = TriageInputSerializer
@@ -68,6 +71,7 @@ class TriageView(generics.GenericAPIView):
         patient_id = data.pop("patient")
         patient = None
         if patient_id is not None:
+            require_database(request)
             patient = get_visible_patient(request.user, patient_id)
             audit.record_staff_read(request, patient, "triage")
         try:
