@@ -376,3 +376,46 @@ class EnrolmentDraft(models.Model):
 
     def __str__(self):
         return f"Enrolment {self.pk} by {self.user}"
+
+
+class ApiToken(models.Model):
+    """A key for the REST API (patients/api_tokens.py writes these). One per app or device, named
+    by its owner. Only the SHA-256 of the key is stored: the key is shown once, when it is made.
+    It ends at `expires_at`, when unused for the owner's idle limit, when the password changes
+    (`password_fingerprint` no longer matches) and when the owner's role changes."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    key_hash = models.CharField(max_length=64, unique=True)
+    password_fingerprint = models.CharField(max_length=64)
+    for_staff = models.BooleanField(help_text="Made for clinic staff or an admin: the short limits apply.")
+    created_at = models.DateTimeField()
+    last_used_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-created_at"], name="api_token_user")]
+
+    def __str__(self):
+        return f"API token {self.name!r} of {self.user}"
+
+
+class SecondFactorEnrolment(models.Model):
+    """A one-time link with which a staff member who has no second factor yet sets one up
+    (patients/two_factor.py writes these). A clinic admin sends it; the first admin gets it from
+    `manage.py second_factor_link`. The signed token names the row; the row says whether the
+    link still works (single use, 24 hours, replaced by a newer one)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    created_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"Second-factor set-up link for {self.user}"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.used_at is None and self.revoked_at is None and timezone.now() < self.expires_at

@@ -2,7 +2,7 @@ from django.contrib.auth import authenticate
 from rest_framework import exceptions, serializers
 
 from . import two_factor
-from .models import CHANNEL_CHOICES, Patient
+from .models import CHANNEL_CHOICES, ApiToken, Patient
 
 
 class TokenRequestSerializer(serializers.Serializer):
@@ -12,7 +12,15 @@ class TokenRequestSerializer(serializers.Serializer):
         required=False,
         allow_blank=True,
         write_only=True,
-        help_text="Clinic staff: the code from the authenticator app (or a recovery code).",
+        help_text="Anyone with two-step log-in on (all clinic staff): the code from the authenticator app"
+        " (or a recovery code).",
+    )
+    name = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=100,
+        write_only=True,
+        help_text="What the token is for, e.g. the app or device, so you can tell your tokens apart.",
     )
 
     def validate(self, data):
@@ -21,19 +29,41 @@ class TokenRequestSerializer(serializers.Serializer):
             raise exceptions.Throttled(wait=15 * 60, detail="Too many tries. Wait 15 minutes, then try again.")
         if user is None:
             raise serializers.ValidationError("That e-mail and password do not match an account.", code="authorization")
-        if two_factor.required_for(user):
-            if not two_factor.has_two_factor(user):
-                raise serializers.ValidationError({"otp": ["Set up two-step log-in in the web app first."]})
-            if not two_factor.verify_for_token(user, data.get("otp", "")):
-                raise serializers.ValidationError(
-                    {"otp": ["Clinic staff need a valid code from their authenticator app."]}
-                )
+        # Whoever has a second factor passes it for every token (SPEC §10); staff must have one.
+        has_second_factor = two_factor.has_two_factor(user)
+        if two_factor.required_for(user) and not has_second_factor:
+            raise serializers.ValidationError({"otp": ["Set up two-step log-in in the web app first."]})
+        if has_second_factor and not two_factor.verify_for_token(user, data.get("otp", "")):
+            raise serializers.ValidationError(
+                {"otp": ["Type the code from your authenticator app, or one of your recovery codes."]}
+            )
         data["user"] = user
         return data
 
 
-class TokenResponseSerializer(serializers.Serializer):
-    token = serializers.CharField()
+class ApiTokenSerializer(serializers.ModelSerializer):
+    """One of your API tokens, as listed: never the key."""
+
+    current = serializers.SerializerMethodField(help_text="The token this request was sent with.")
+
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "created_at", "last_used_at", "expires_at", "current"]
+        read_only_fields = fields
+
+    def get_current(self, token) -> bool:
+        request = self.context.get("request")
+        return isinstance(getattr(request, "auth", None), ApiToken) and request.auth.pk == token.pk
+
+
+class TokenResponseSerializer(ApiTokenSerializer):
+    """A new token. `token` is the key: it is shown this once, and only its hash is kept."""
+
+    token = serializers.CharField(source="key", read_only=True)
+
+    class Meta(ApiTokenSerializer.Meta):
+        fields = ["token", "id", "name", "created_at", "expires_at"]
+        read_only_fields = fields
 
 
 class EmergencyContactSerializer(serializers.Serializer):

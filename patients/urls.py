@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import two_factor_views, views
+from . import token_views, two_factor_views, views
 from .views import LoginView
 
 __all__ = ["LoginView", "urlpatterns"]
@@ -11,6 +11,8 @@ urlpatterns = [
     path("account/2fa/verify/", two_factor_views.verify, name="two-factor-verify"),
     path("account/2fa/recovery/", two_factor_views.recovery_codes, name="two-factor-recovery"),
     path("account/2fa/off/", two_factor_views.turn_off, name="two-factor-off"),
+    path("account/tokens/", token_views.token_list, name="api-tokens"),
+    path("account/tokens/<int:token_id>/revoke/", token_views.revoke, name="api-token-revoke"),
     path("patients/new/", views.patient_create, name="patient-create"),
     path("patients/<int:patient_id>/", views.patient_detail, name="patient-detail"),
     path("patients/<int:patient_id>/contacts/", views.patient_contacts, name="patient-contacts"),

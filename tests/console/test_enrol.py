@@ -711,7 +711,7 @@ def test_the_hourly_housekeeping_deletes_drafts_nobody_came_back_to(world, staff
     frozen.shift(timedelta(hours=11))
     young = start(client_for(world.staff))  # (the first session has ended by now)
     frozen.shift(timedelta(hours=1, minutes=1))
-    assert patient_services.housekeeping() == {"enrolment_drafts": 1}
+    assert patient_services.housekeeping() == {"enrolment_drafts": 1, "api_tokens": 0}
     assert set(EnrolmentDraft.objects.values_list("pk", flat=True)) == {young}
     assert old != young
 
