@@ -10,14 +10,26 @@ again and checks that everything works again.
 
 from __future__ import annotations
 
+import contextlib
+import glob
+import http.client
+import http.cookies
+import json
+import os
+import re
+import shutil
+import signal
 import socket
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from django.db import OperationalError, connections
 from django.test import Client, RequestFactory
-
-from ibt_companion.outage import OutageMiddleware
 
 REPO = Path(__file__).resolve().parent.parent
 CALL_NOW = "If you have signs of withdrawal or overdose, call 911 now."
@@ -120,6 +132,8 @@ def test_the_page_names_the_configured_emergency_number(database_down, settings)
 
 def test_other_server_errors_are_not_hidden():
     """Only the database's errors become a 503: a bug stays a 500 (and is reported as one)."""
+    from ibt_companion.outage import OutageMiddleware
+
     middleware = OutageMiddleware(lambda request: None)
     request = RequestFactory().get("/")
     assert middleware.process_exception(request, RuntimeError("a bug")) is None
@@ -175,3 +189,232 @@ def test_healthz_reports_the_database_in_json(database_down, session):
     body = response.json()
     assert body["status"] == "fail"
     assert body["database"] == {"ok": False, "error": "OperationalError"}
+
+
+# --- A real PostgreSQL server that stops and starts again ----------------------------------
+
+PG_BIN = Path(sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1]) if glob.glob("/usr/lib/postgresql/*/bin") else None
+WAIT = 30  # seconds: the bound on every wait for another process
+# Persistent connections with health checks, as in production (base.tune_database): the pooled
+# connection dies with the server, and a new one is refused.
+SERVER_SETTINGS = """
+from ibt_companion.settings.test import *  # noqa: F403
+DATABASES["default"]["CONN_MAX_AGE"] = 60  # noqa: F405
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # noqa: F405
+"""
+
+
+def as_postgres(args: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: run its tools as the postgres user then."""
+    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of the test's own, in a temporary folder, on a free port."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.data = folder / "data"
+        self.port = free_port()
+
+    def url(self, name: str) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{name}"
+
+    def init(self) -> None:
+        initdb = [str(PG_BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync"]
+        subprocess.run(as_postgres([*initdb, "-E", "UTF8", "--locale=C"]), check=True, capture_output=True)
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+        pg_ctl = [str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.folder / "postgres.log")]
+        subprocess.run(as_postgres([*pg_ctl, "-w", "-t", str(WAIT), "-o", options, "start"]), check=True)
+
+    def stop(self) -> None:
+        pg_ctl = [str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-w", "-t", str(WAIT), "-m", "fast", "stop"]
+        subprocess.run(as_postgres(pg_ctl), check=True, capture_output=True)
+
+    def running(self) -> bool:
+        status = subprocess.run(
+            as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "status"]), capture_output=True
+        )
+        return status.returncode == 0
+
+
+class Browser:
+    """Plain HTTP to the app server, keeping cookies as a browser would."""
+
+    def __init__(self, port: int, *, token: str = ""):
+        self.port = port
+        self.cookies: dict[str, str] = {}
+        self.token = token
+
+    def request(self, method: str, path: str, *, form: dict | None = None, data: dict | None = None):
+        headers = {}
+        body = None
+        if form is not None:
+            body = urlencode(form, doseq=True)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        if data is not None:
+            body = json.dumps(data)
+            headers["Content-Type"] = "application/json"
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        if self.token:
+            headers["Authorization"] = f"Token {self.token}"
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=WAIT)
+        try:
+            connection.request(method, path, body=body, headers=headers)
+            response = connection.getresponse()
+            response.text = response.read().decode()
+        finally:
+            connection.close()
+        for header in response.msg.get_all("Set-Cookie") or []:
+            for name, morsel in http.cookies.SimpleCookie(header).items():
+                if morsel.value:
+                    self.cookies[name] = morsel.value
+                else:
+                    self.cookies.pop(name, None)
+        return response
+
+    def form_token(self, path: str) -> str:
+        page = self.request("GET", path)
+        assert page.status == 200, (path, page.status, page.text[:300])
+        return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+
+    def log_in(self, email: str, password: str):
+        token = self.form_token("/accounts/login/")
+        form = {"username": email, "password": password, "csrfmiddlewaretoken": token}
+        return self.request("POST", "/accounts/login/", form=form)
+
+    def emergency_check(self):
+        token = self.form_token("/emergency-check/")
+        return self.request("POST", "/emergency-check/", form={**SEIZURE, "csrfmiddlewaretoken": token})
+
+
+def wait_until(check, what: str, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"{what}: the process exited with {process.returncode}")
+        with contextlib.suppress(OSError):
+            if check():
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def assert_live_outage(response, *, api: bool) -> None:
+    assert response.status == 503, (response.status, response.text[:300])
+    assert response.getheader("Retry-After") == "30"
+    assert "no-store" in response.getheader("Cache-Control")
+    if api:
+        assert response.getheader("Content-Type") == "application/json"
+        assert json.loads(response.text) == {"errors": {"detail": [CALL_NOW, TRY_AGAIN]}}
+    else:
+        assert response.getheader("Content-Type").startswith("text/html")
+        assert response.text.index("call 911 now") < response.text.index("reach our records")
+
+
+@pytest.fixture
+def private_postgres():
+    assert PG_BIN is not None, "PostgreSQL's server tools are not installed (/usr/lib/postgresql/*/bin)"
+    folder = Path(tempfile.mkdtemp(prefix="ibt-outage-"))
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres")
+    cluster = PrivatePostgres(folder)
+    try:
+        cluster.init()
+        cluster.start()
+        yield cluster
+    finally:
+        if cluster.running():
+            cluster.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def app_server(private_postgres):
+    """The app in gunicorn (one sync worker) against the private cluster, migrated afresh."""
+    cluster = private_postgres
+    subprocess.run(
+        as_postgres([str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres", "ibt"]),
+        check=True,
+    )
+    (cluster.folder / "ibt_outage_settings.py").write_text(SERVER_SETTINGS)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "ibt_outage_settings",
+        "PYTHONPATH": f"{cluster.folder}{os.pathsep}{REPO}",
+        "DATABASE_URL": cluster.url("ibt"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "-v0"], cwd=REPO, env=env, check=True)
+    create_user = (
+        "from patients.models import User; "
+        "User.objects.create_user(email='outage@example.org', password='a long password 1')"
+    )
+    subprocess.run([*manage, "shell", "-c", create_user], cwd=REPO, env=env, check=True)
+    port = free_port()
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    log = (cluster.folder / "gunicorn.log").open("w")
+    server = subprocess.Popen(
+        [str(gunicorn), "--bind", f"127.0.0.1:{port}", "--workers", "1", "--timeout", str(WAIT),
+         "ibt_companion.wsgi:application"],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        wait_until(lambda: Browser(port).request("GET", "/emergency-check/").status == 200, "gunicorn", server)
+        yield cluster, port
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait(timeout=5)
+        log.close()
+
+
+def test_a_real_postgres_outage_and_recovery(app_server):
+    cluster, port = app_server
+    person = Browser(port)
+    assert person.log_in("outage@example.org", "a long password 1").status == 302
+    assert "sessionid" in person.cookies
+    assert person.request("GET", "/").status == 200
+    issued = Browser(port).request(
+        "POST", "/api/v1/auth/token/", data={"email": "outage@example.org", "password": "a long password 1"}
+    )
+    assert issued.status == 200, issued.text
+    api = Browser(port, token=json.loads(issued.text)["token"])
+    assert api.request("GET", "/api/v1/patients/").status == 200
+    visitor = Browser(port)
+    login_token = visitor.form_token("/accounts/login/")
+
+    cluster.stop()  # the server goes away under the app's open (pooled) connection
+
+    assert_live_outage(person.request("GET", "/"), api=False)
+    assert_live_outage(person.request("GET", "/api/v1/patients/"), api=True)
+    assert_live_outage(api.request("GET", "/api/v1/patients/"), api=True)
+    log_in = {"username": "outage@example.org", "password": "a long password 1", "csrfmiddlewaretoken": login_token}
+    assert_live_outage(visitor.request("POST", "/accounts/login/", form=log_in), api=False)
+    # The emergency check answers from the rules, with a session cookie or without one.
+    for who in (person, Browser(port)):
+        answer = who.emergency_check()
+        assert answer.status == 200, answer.text[:300]
+        assert "Call 911 now" in answer.text and "This check-in was not saved" in answer.text
+    triage = api.request("POST", "/api/v1/triage/", data={**SEIZURE, "temperature": "101.5"})
+    assert triage.status == 200, triage.text[:300]
+    assert json.loads(triage.text)["disposition"]["level"] == "emergency"
+    health = Browser(port).request("GET", "/healthz")
+    assert health.status == 503
+    assert json.loads(health.text)["database"] == {"ok": False, "error": "OperationalError"}
+    assert "sessionid" in person.cookies  # the outage did not end the session
+
+    cluster.start()
+
+    assert person.request("GET", "/").status == 200  # the same session, the same token
+    assert api.request("GET", "/api/v1/patients/").status == 200
+    assert json.loads(Browser(port).request("GET", "/healthz").text)["database"]["ok"] is True
+    assert Browser(port).log_in("outage@example.org", "a long password 1").status == 302
