@@ -7,9 +7,10 @@ export asks here; anything outside the answer is a 404 (never confirm that a pat
 """
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import CharField, Q, QuerySet, Value
 from django.http import Http404
 
+from . import permissions
 from .models import CaregiverLink, Clinic, ClinicMembership, Patient, User
 
 
@@ -48,9 +49,25 @@ def is_clinic_staff(user, patient: Patient | None = None) -> bool:
     return memberships.exists()
 
 
+def relation_to(user, patient: Patient) -> frozenset[str]:
+    """How this user stands to this patient (permissions.SELF, CAREGIVER, STAFF, ADMIN; may be
+    several, or none), for permissions.editable_fields. One query."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return frozenset()
+    relation = {permissions.SELF} if patient.user_id is not None and patient.user_id == user.pk else set()
+    caring = (
+        CaregiverLink.objects.filter(caregiver=user, patient_id=patient.pk, revoked_at__isnull=True)
+        .annotate(held=Value(permissions.CAREGIVER, output_field=CharField()))
+        .values_list("held", flat=True)
+    )
+    roles = ClinicMembership.objects.filter(user=user, clinic_id=patient.clinic_id).values_list("role", flat=True)
+    found = caring.union(roles, all=True)
+    return frozenset(relation | set(found))
+
+
 def can_manage_caregivers(user, patient: Patient) -> bool:
     """The patient themself, or staff of their clinic, may invite and revoke caregivers."""
-    return (patient.user_id is not None and patient.user_id == user.pk) or is_clinic_staff(user, patient)
+    return permissions.may_manage_caregivers(relation_to(user, patient))
 
 
 def roles_of(user) -> set[str]:

@@ -10,7 +10,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from . import api_tokens, audit, services
-from .access import get_visible_patient, is_clinic_staff, staff_clinics, visible_patients
+from .access import get_visible_patient, relation_to, staff_clinics, visible_patients
 from .models import Clinic
 from .serializers import PatientSerializer, TokenRequestSerializer, TokenResponseSerializer
 
@@ -89,8 +89,9 @@ class PatientViewSet(
 
     def partial_update(self, request, *args, **kwargs):
         patient = self.get_object()
-        context = {**self.get_serializer_context(), "is_staff": is_clinic_staff(request.user, patient)}
+        context = {**self.get_serializer_context(), "relation": relation_to(request.user, patient)}
         serializer = self.get_serializer(patient, data=request.data, partial=True, context=context)
+        serializer.refuse_unpermitted()  # 403 before any other check: nothing is saved
         serializer.is_valid(raise_exception=True)
         changes = dict(serializer.validated_data)
         try:

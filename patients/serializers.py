@@ -1,7 +1,10 @@
+from collections.abc import Mapping
+
 from django.contrib.auth import authenticate
+from django.utils.translation import gettext as _
 from rest_framework import exceptions, serializers
 
-from . import two_factor
+from . import permissions, two_factor
 from .models import CHANNEL_CHOICES, ApiToken, Patient
 
 
@@ -73,7 +76,7 @@ class EmergencyContactSerializer(serializers.Serializer):
 
 
 class PatientSerializer(serializers.ModelSerializer):
-    """Patients and caregivers may write only Patient.PATIENT_EDITABLE; staff write the rest too."""
+    """Who may write which field is patients.permissions' rule (context["relation"])."""
 
     emergency_contacts = EmergencyContactSerializer(many=True, required=False)
     notification_channels = serializers.ListField(
@@ -110,12 +113,28 @@ class PatientSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError("Name each channel at most once.")
         return value
 
+    def refuse_unpermitted(self):
+        """A change to an existing patient: 403 with a message for each field this person may
+        not change (patients.permissions, the rule the pages use too), or for the whole record
+        when they may change none of it. Call it before is_valid, so bad values of refused
+        fields are refused for who sends them, not for how they are written."""
+        relation = self.context.get("relation", frozenset())
+        wanted = self.initial_data if isinstance(self.initial_data, Mapping) else {}
+        refused = permissions.refused_fields(relation, wanted)
+        may_change = permissions.editable_fields(relation) & permissions.PATIENT_FIELDS
+        if permissions.SELF in relation:
+            message = _("Only your clinic can change this.")
+        else:
+            message = _("Only the patient or their clinic can change this.")
+        if refused:
+            raise exceptions.PermissionDenied({field: [message] for field in refused})
+        if not may_change:
+            raise exceptions.PermissionDenied(message)
+
     def validate(self, data):
-        if not self.context.get("is_staff") and self.instance is not None:
-            refused = sorted(
-                set(self.initial_data)
-                & (set(self.fields) - set(self.Meta.read_only_fields)) - set(Patient.PATIENT_EDITABLE)
-            )
+        if self.instance is not None:
+            # The same rule once more, on what was actually parsed.
+            refused = permissions.refused_fields(self.context.get("relation", frozenset()), data)
             if refused:
-                raise serializers.ValidationError({f: ["Only clinic staff can change this."] for f in refused})
+                raise exceptions.PermissionDenied({field: [_("You cannot change this.")] for field in refused})
         return data

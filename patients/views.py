@@ -6,15 +6,22 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import audit, services
-from .access import can_manage_caregivers, get_visible_patient, is_clinic_staff, staff_clinics, visible_patients
+from . import audit, permissions, services
+from .access import (
+    can_manage_caregivers,
+    get_visible_patient,
+    is_clinic_staff,
+    relation_to,
+    staff_clinics,
+    visible_patients,
+)
 from .forms import (
     AcceptInvitationForm,
     ClinicSettingsForm,
@@ -69,29 +76,28 @@ def patient_detail(request, patient_id):
     patient = get_visible_patient(request.user, patient_id)
     audit.record_staff_read(request, patient)
     caregivers = patient.caregiver_links.filter(revoked_at__isnull=True).select_related("caregiver")
+    relation = relation_to(request.user, patient)
     return render(
         request,
         "patients/detail.html",
         {
             "patient": patient,
             "caregivers": caregivers,
-            "can_manage_caregivers": can_manage_caregivers(request.user, patient),
-            "can_edit_contacts": _can_edit_contacts(request.user, patient),
-            "is_staff_here": is_clinic_staff(request.user, patient),
+            "can_manage_caregivers": permissions.may_manage_caregivers(relation),
+            "can_edit_contacts": permissions.may_edit_contacts(relation),
+            "is_staff_here": permissions.is_clinic_staff(relation),
+            "can_reset_second_factor": patient.user_id is not None and permissions.ADMIN in relation,
         },
     )
-
-
-def _can_edit_contacts(user, patient) -> bool:
-    return patient.user_id == user.pk or is_clinic_staff(user, patient)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def patient_contacts(request, patient_id):
     patient = get_visible_patient(request.user, patient_id)
-    if not _can_edit_contacts(request.user, patient):
-        raise Http404
+    if not permissions.may_edit_contacts(relation_to(request.user, patient)):
+        # They can see the patient, so the page exists for them: 403, not 404 (SPEC §10).
+        raise PermissionDenied(_("Only the patient and their clinic can change these contacts."))
     form = PatientContactsForm(request.POST or None, instance=patient)
     if request.method == "POST" and form.is_valid():
         changes = {f: form.cleaned_data[f] for f in form.changed_data}

@@ -29,8 +29,8 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 
 from patients import audit
-from patients.access import get_visible_patient
-from patients.models import AuditEvent, Patient
+from patients.access import get_visible_patient, visible_patients
+from patients.models import AuditEvent, Patient, User
 
 from . import calendar, recipients, services
 from .delivery import UNSENT
@@ -236,34 +236,45 @@ def reminder_plan(patient: Patient, *, only_recipient: str | None = None) -> Rem
 # --- The private calendar feed ----------------------------------------------------------------
 
 
-def feed_token(patient: Patient) -> str:
-    """Signed and deterministic: the same link every time the page shows it, until someone asks
-    for a new one (the version; links made before versions had none, which reads as 0)."""
-    payload = {"p": patient.pk, "v": patient.calendar_version} if patient.calendar_version else {"p": patient.pk}
+def feed_token(patient: Patient, user: User) -> str:
+    """One person's link to one patient's refill dates, signed and deterministic: the same link
+    every time the page shows it to them, until someone asks for a new one (the version; links
+    made before versions had none, which reads as 0). It names the person, so it stops working
+    as soon as they may no longer see the patient."""
+    payload = {"p": patient.pk, "u": user.pk}
+    if patient.calendar_version:
+        payload["v"] = patient.calendar_version
     return signing.Signer(salt=FEED_SALT).sign_object(payload)
 
 
 def feed_patient(token: str) -> Patient | None:
+    """The patient of a link, if the person it was made for may still see them (a revoked
+    caregiver, staff who left the clinic or whose patient moved to another clinic, a closed
+    account: None). Links that name no person, from before links named one, are refused."""
     try:
         payload = signing.Signer(salt=FEED_SALT).unsign_object(token)
     except (signing.BadSignature, ValueError, TypeError):
         return None
     if not isinstance(payload, dict):
         return None
-    patient_id, version = payload.get("p"), payload.get("v", 0)
-    if not isinstance(patient_id, int) or not isinstance(version, int):
+    patient_id, user_id, version = payload.get("p"), payload.get("u"), payload.get("v", 0)
+    if not all(isinstance(value, int) and not isinstance(value, bool) for value in (patient_id, user_id, version)):
         return None
-    return Patient.objects.filter(pk=patient_id, calendar_version=version).first()
+    user = User.objects.filter(pk=user_id).first()
+    if user is None:
+        return None
+    return visible_patients(user).filter(pk=patient_id, calendar_version=version).first()
 
 
-def feed_url(patient: Patient) -> str:
-    return settings.SITE_URL.rstrip("/") + reverse("calendar-feed", args=[feed_token(patient)])
+def feed_url(patient: Patient, user: User) -> str:
+    return settings.SITE_URL.rstrip("/") + reverse("calendar-feed", args=[feed_token(patient, user)])
 
 
 @require_safe
 def calendar_feed(request, token):
     """Anyone with the link gets the refill dates: no log-in (calendar apps have none), so the
-    events carry no names or doses."""
+    events carry no names or doses. Each fetch checks that the person the link was made for may
+    still see the patient."""
     patient = feed_patient(token)
     if patient is None:
         raise Http404("No such calendar.")
@@ -273,7 +284,7 @@ def calendar_feed(request, token):
         calendar.feed_ics(cycles.order_by("started_at")), content_type="text/calendar; charset=utf-8"
     )
     response["Content-Disposition"] = 'inline; filename="pump-refills.ics"'
-    response["Cache-Control"] = "private, no-cache"
+    response["Cache-Control"] = "private, no-store"
     response["X-Robots-Tag"] = "noindex, nofollow"
     return response
 
@@ -284,7 +295,7 @@ def calendar_link(request, patient_id):
     """The patient's private calendar link, for the patient, their caregivers and staff."""
     patient = get_visible_patient(request.user, patient_id)
     audit.record_staff_read(request, patient, "calendar_link")
-    url = feed_url(patient)
+    url = feed_url(patient, request.user)
     webcal = "webcal://" + url.split("://", 1)[-1]
     return render(request, "refills/plan_calendar.html", {"patient": patient, "url": url, "webcal": webcal})
 

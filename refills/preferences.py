@@ -12,13 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import EmailMessage
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from patients import audit
+from patients import audit, permissions
 from patients import services as patient_services
+from patients.access import relation_to
 from patients.models import AuditEvent, CaregiverLink, Patient, User
 
 from . import content, delivery, recipients, services
@@ -128,6 +129,9 @@ def save(
         changed = False
         if patient is not None:
             patient_changes = _with_new_number(_differences(patient, wanted))
+            if permissions.refused_fields(relation_to(by, patient), patient_changes):
+                # Only a person's own record comes here; the one rule says so too (SPEC §10).
+                raise PermissionDenied(_("You can change only your own choices."))
             patient_services.update_patient(by=by, patient=patient, changes=patient_changes)
             changed = bool(patient_changes)
             # The User copy follows the Patient record, including the state of the number.

@@ -134,7 +134,7 @@ def test_patient_edits_only_contacts_and_preferences(world):
         ["sms"],
     )
     refused = patch(client, url, {"status": "deceased", "time_zone": "UTC", "phone": "1"})
-    assert refused.status_code == 400
+    assert refused.status_code == 403  # SPEC §10: a field the patient can see but not change
     assert set(refused.json()["errors"]) == {"status", "time_zone"}
     world.patient.refresh_from_db()
     assert world.patient.status == "active" and world.patient.phone == "555-0199"
@@ -142,7 +142,7 @@ def test_patient_edits_only_contacts_and_preferences(world):
 
 def test_caregiver_cannot_change_staff_fields_either(world):
     response = patch(api(world.caregiver), f"/api/v1/patients/{world.patient.pk}/", {"status": "explanted"})
-    assert response.status_code == 400
+    assert response.status_code == 403
     world.patient.refresh_from_db()
     assert world.patient.status == "active"
 

@@ -82,7 +82,8 @@ def test_contacts_form_saves(world):
 
 
 def test_caregiver_cannot_edit_contacts(world):
-    assert client_for(world.caregiver).get(f"/patients/{world.patient.pk}/contacts/").status_code == 404
+    # They can see the patient, so it is a 403, not a 404 (SPEC §10; tests/patients/test_edit_rule.py).
+    assert client_for(world.caregiver).get(f"/patients/{world.patient.pk}/contacts/").status_code == 403
 
 
 def test_the_old_create_form_sends_staff_to_enrolment_and_creates_nobody(world):

@@ -429,8 +429,8 @@ def test_api_without_a_refill_is_a_conflict(world):
 # --- The private calendar feed ------------------------------------------------------------------
 
 
-def feed_path(patient):
-    return f"/calendar/{feed_token(patient)}.ics"
+def feed_path(patient, user=None):
+    return f"/calendar/{feed_token(patient, user or patient.user)}.ics"
 
 
 def test_anyone_with_the_link_gets_the_feed_without_names_or_doses(cycle, world):
@@ -478,7 +478,7 @@ def test_a_cycle_an_explant_closed_leaves_the_feed(cycle, world):
 
 
 def test_tampered_or_unknown_tokens_are_404(cycle, world):
-    token = feed_token(world.patient)
+    token = feed_token(world.patient, world.patient_user)
     assert Client().get(f"/calendar/{token[:-2]}xx.ics").status_code == 404
     assert Client().get("/calendar/nonsense.ics").status_code == 404
     other_salt = signing.Signer(salt="refills.ack").sign_object({"p": world.patient.pk})
@@ -489,9 +489,10 @@ def test_tampered_or_unknown_tokens_are_404(cycle, world):
     assert Client().get(f"/calendar/{not_an_id}.ics").status_code == 404
 
 
-def test_the_token_names_the_patient_and_stays_the_same(world):
-    assert feed_token(world.patient) == feed_token(world.patient)
-    assert feed_token(world.patient) != feed_token(world.other_patient)
+def test_the_token_names_the_patient_and_the_person_and_stays_the_same(world):
+    assert feed_token(world.patient, world.caregiver) == feed_token(world.patient, world.caregiver)
+    assert feed_token(world.patient, world.caregiver) != feed_token(world.other_patient, world.caregiver)
+    assert feed_token(world.patient, world.caregiver) != feed_token(world.patient, world.staff)
 
 
 @pytest.mark.parametrize("who", ["patient_user", "caregiver", "staff"])
@@ -503,7 +504,7 @@ def test_the_link_is_offered_to_patient_caregivers_and_staff(cycle, world, who):
     assert (f'href="/patients/{world.patient.pk}/reminders/"' in detail) == (who == "staff")
     text = page_text(client.get(calendar_page))
     assert "Copy this link into your calendar app" in text
-    assert f"/calendar/{feed_token(world.patient)}.ics" in text
+    assert f"/calendar/{feed_token(world.patient, getattr(world, who))}.ics" in text
 
 
 @pytest.mark.parametrize("who", ["other_clinic_staff", "revoked_caregiver", "other_caregiver"])
@@ -598,8 +599,9 @@ def test_a_new_link_cancels_the_old_one_at_once(cycle, world, who):
     answer = client.post(f"/patients/{world.patient.pk}/calendar/renew/", follow=True)
     assert "This is a new calendar link. The old one no longer works" in page_text(answer)
     world.patient.refresh_from_db()
-    new = feed_path(world.patient)
+    new = feed_path(world.patient, getattr(world, who))
     assert new != old and new in page_text(answer)
+    assert Client().get(feed_path(world.patient)).status_code == 200  # the patient's own new link
     assert Client().get(old).status_code == 404
     assert Client().get(new).status_code == 200
     event = AuditEvent.objects.get(what="calendar_link_renewed")
