@@ -123,7 +123,7 @@ def seed(patient_count: int, checkin_count: int) -> dict:
     from django_otp import DEVICE_ID_SESSION_KEY
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    from patients.middleware import IDLE_LIMIT, LAST_SEEN, STARTED
+    from patients.middleware import LAST_SEEN, STARTED
     from patients.models import Clinic, ClinicMembership, Patient, QueueItem, User
     from refills.models import PumpEvent, PumpProfile, RefillCycle
     from refills.services import utc_offset_minutes
@@ -258,7 +258,6 @@ def seed(patient_count: int, checkin_count: int) -> dict:
             DEVICE_ID_SESSION_KEY: device.persistent_id,
             STARTED: now,
             LAST_SEEN: now,
-            IDLE_LIMIT: 15 * 60,
         }
     )
     session.create()

@@ -1,22 +1,67 @@
-"""Sessions end after inactivity (15 minutes for clinic staff, 60 for everyone else) and
-after 12 hours in all, whatever the activity. A page refreshing itself (`?auto=1`) is not activity."""
+"""Sessions and the second factor, checked on every request.
 
+- Sessions end after inactivity (15 minutes for clinic staff, 60 for everyone else) and after 12
+  hours in all, whatever the activity. A page refreshing itself (`?auto=1`) is not activity.
+- Whoever has a second factor, and all clinic staff, reach nothing until this session passed it;
+  the help pages (HELP_PATHS) never ask for it: they see such a session as a signed-out visitor.
+- Roles are read on every request, so a new role counts at once (idle limit, second factor).
+"""
+
+import re
 import time
 
 from django.conf import settings
 from django.contrib.auth import logout
+from django.contrib.auth.models import AnonymousUser
+from django.http import JsonResponse
+from django.shortcuts import redirect
+from django.utils.http import urlencode
 
-from .access import is_clinic_staff
+from . import two_factor
 
 STARTED = "ibt_started_at"
 LAST_SEEN = "ibt_last_seen_at"
-IDLE_LIMIT = "ibt_idle_limit"
 LAST_SEEN_RESOLUTION = 30  # seconds
+
+# Never behind a log-in or a second factor (SPEC §6, §10): the public "is this an emergency?"
+# page and API, a check-in posted from an open form, the acknowledgement links in reminders. A
+# session that has a password but not yet the code sees them as a signed-out visitor would:
+# guidance without anyone's records. One-tap answer links join this list.
+HELP_PATHS = re.compile(
+    r"^/(?:emergency-check/|api/v1/triage/|r/ack/[^/]+/|api/v1/reminders/ack/[^/]+/)$"
+    r"|^/patients/\d+/checkin/$"
+)
+# The way through the second step itself, and what carries no one's data.
+SECOND_STEP_PATHS = (
+    "/account/2fa/",
+    "/accounts/login/",
+    "/accounts/logout/",
+    "/static/",
+    "/healthz",
+    "/api/schema/",
+    "/api/docs/",
+)
+STANDING = "_ibt_standing"
+
+
+def standing_of(request) -> two_factor.Standing:
+    """The user's standing, read once per request."""
+    if not hasattr(request, STANDING):
+        setattr(request, STANDING, two_factor.standing(request.user))
+    return getattr(request, STANDING)
 
 
 def is_automatic(request) -> bool:
     """A request the page made on its own (the triage queue's meta refresh to `?auto=1`)."""
     return request.method in ("GET", "HEAD") and request.GET.get("auto") == "1"
+
+
+def is_help(request) -> bool:
+    return bool(HELP_PATHS.match(request.path))
+
+
+def idle_limit_seconds(staff: bool) -> int:
+    return 60 * (settings.SESSION_IDLE_MINUTES_STAFF if staff else settings.SESSION_IDLE_MINUTES_OTHER)
 
 
 class SessionTimeoutMiddleware:
@@ -28,14 +73,10 @@ class SessionTimeoutMiddleware:
         if user is not None and user.is_authenticated and "_auth_user_id" in request.session:
             now = time.time()
             session = request.session
-            if STARTED not in session:
-                session[STARTED] = now
-                staff = is_clinic_staff(user)
-                minutes = settings.SESSION_IDLE_MINUTES_STAFF if staff else settings.SESSION_IDLE_MINUTES_OTHER
-                session[IDLE_LIMIT] = minutes * 60
+            session.setdefault(STARTED, now)
             idle = now - session.get(LAST_SEEN, now)
             total = now - session[STARTED]
-            if idle > session[IDLE_LIMIT] or total > settings.SESSION_ABSOLUTE_HOURS * 3600:
+            if idle > idle_limit_seconds(standing_of(request).staff) or total > settings.SESSION_ABSOLUTE_HOURS * 3600:
                 logout(request)
                 request.session["signed_out_reason"] = "timeout"
                 # Carry on as a signed-out visitor: pages that need a log-in send them to it (which
@@ -51,45 +92,28 @@ class SessionTimeoutMiddleware:
         return self.get_response(request)
 
 
-TWO_FACTOR_EXEMPT = (
-    "/account/2fa/",
-    "/accounts/login/",
-    "/accounts/logout/",
-    "/static/",
-    "/healthz",
-    "/api/schema/",
-    "/api/docs/",
-)
-REQUIRED_KEY = "ibt_2fa_required"
-
-
-class StaffTwoFactorMiddleware:
-    """Clinic staff and admins reach no page or endpoint until this session passed a second
-    factor (django-otp). API tokens for staff are only issued with a code (patients.api)."""
+class SecondFactorMiddleware:
+    """Whoever must pass a second factor (staff, and anyone who has one) reaches no page or
+    endpoint until this session passed it; API tokens are only issued with a code (patients.api).
+    A staff member with no device yet is sent to the page that asks for a set-up link."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        from django.http import JsonResponse
-        from django.shortcuts import redirect
-        from django.utils.http import urlencode
-
-        from . import two_factor
-
         user = getattr(request, "user", None)
-        if (
-            user is not None
-            and user.is_authenticated
-            and not user.is_verified()
-            and not request.path.startswith(TWO_FACTOR_EXEMPT)
-        ):
-            if REQUIRED_KEY not in request.session:
-                request.session[REQUIRED_KEY] = two_factor.required_for(user)
-            if request.session[REQUIRED_KEY]:
-                if request.path.startswith("/api/"):
-                    message = "Clinic staff must complete two-step log-in first."
-                    return JsonResponse({"errors": {"detail": [message]}}, status=403)
-                step = "verify" if two_factor.has_two_factor(user) else "setup"
-                return redirect(f"/account/2fa/{step}/?{urlencode({'next': request.get_full_path()})}")
-        return self.get_response(request)
+        if user is None or not user.is_authenticated or user.is_verified():
+            return self.get_response(request)
+        if request.path.startswith(SECOND_STEP_PATHS):
+            return self.get_response(request)
+        standing = standing_of(request)
+        if not standing.must_verify:
+            return self.get_response(request)
+        if is_help(request):
+            request.user = AnonymousUser()
+            return self.get_response(request)
+        if request.path.startswith("/api/"):
+            message = "Complete two-step log-in in the web app first."
+            return JsonResponse({"errors": {"detail": [message]}}, status=403)
+        step = "verify" if standing.has_device else "needed"
+        return redirect(f"/account/2fa/{step}/?{urlencode({'next': request.get_full_path()})}")

@@ -9,6 +9,7 @@ from django.test import Client
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from patients import two_factor
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.real_two_factor
@@ -33,21 +34,28 @@ def test_staff_without_a_device_reach_no_staff_page_or_endpoint(world):
     client = password_login(world.admin)
     for url in [*STAFF_URLS, f"/patients/{world.patient.pk}/", f"/clinic/{world.clinic.pk}/settings/"]:
         response = client.get(url)
-        assert response.status_code == 302 and response["Location"].startswith("/account/2fa/setup/"), url
+        assert response.status_code == 302 and response["Location"].startswith("/account/2fa/needed/"), url
     api = client.get("/api/v1/patients/")
     assert api.status_code == 403 and "two-step" in api.json()["errors"]["detail"][0]
     assert client.get("/admin/").status_code == 302
 
 
+def enrolment_path(user) -> str:
+    """A clinic admin's one-time set-up link (a password alone sets up nothing for staff)."""
+    url = two_factor.enrolment_url(two_factor.issue_enrolment(user=user, by=None))
+    return "/" + url.split("://", 1)[1].split("/", 1)[1]
+
+
 def test_setup_then_verify_on_the_next_log_in(world):
     client = password_login(world.staff)
-    page = client.get("/account/2fa/setup/")
+    link = enrolment_path(world.staff)
+    page = client.get(link)
     assert page.status_code == 200 and b"<svg" in page.content
     device = TOTPDevice.objects.get(user=world.staff, confirmed=False)
-    wrong = client.post("/account/2fa/setup/", {"code": "000000" if code(device) != "000000" else "111111"})
+    wrong = client.post(link, {"code": "000000" if code(device) != "000000" else "111111"})
     assert b"not right" in wrong.content
     time.sleep(1.1)  # django-otp throttles: one second after a wrong code
-    done = client.post("/account/2fa/setup/", {"code": code(device)})
+    done = client.post(link, {"code": code(device)})
     codes = re.findall(r"<code>(\d{5}-\d{5})</code>", done.content.decode())
     assert len(codes) == 10
     assert client.get("/").status_code == 200  # this session is verified now
@@ -82,9 +90,10 @@ def test_patients_and_caregivers_need_no_second_factor_but_may_turn_it_on(world)
 
 def test_staff_cannot_turn_it_off(world):
     client = password_login(world.staff)
-    client.get("/account/2fa/setup/")
+    link = enrolment_path(world.staff)
+    client.get(link)
     device = TOTPDevice.objects.get(user=world.staff, confirmed=False)
-    client.post("/account/2fa/setup/", {"code": code(device)})
+    client.post(link, {"code": code(device)})
     client.post("/account/2fa/off/")
     assert TOTPDevice.objects.filter(user=world.staff, confirmed=True).exists()
 
