@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from . import api_tokens, audit
+from .emails import render_text
 from .invitations import make_token
 from .models import (
     AuditEvent,
@@ -108,10 +109,10 @@ def send_invitation_email(invitation: Invitation) -> None:
         "clinic": invitation.patient.clinic,
         "max_age_days": settings.INVITATION_MAX_AGE_DAYS,
     }
-    subject = render_to_string("emails/invitation_subject.txt", context).strip()
+    subject = render_text("emails/invitation_subject.txt", context).strip()
     message = EmailMultiAlternatives(
         subject=subject,
-        body=render_to_string("emails/invitation.txt", context),
+        body=render_text("emails/invitation.txt", context),
         to=[invitation.email],
         headers={"Auto-Submitted": "auto-generated"},
     )

@@ -11,6 +11,8 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from patients.emails import render_text
+
 from . import acks, calendar
 from .channels import Message
 
@@ -99,9 +101,9 @@ def render(delivery, recipient, now: datetime) -> Message:
     subject = (subject_template or SUBJECTS.get(delivery.kind, "IBT Companion")).format(patient_id=patient.pk)
     return Message(
         subject=subject,
-        text=render_to_string("emails/reminder.txt", context),
+        text=render_text("emails/reminder.txt", context),
         html=render_to_string("emails/reminder.html", context),
-        sms=" ".join(render_to_string("emails/reminder_sms.txt", context).split()),
+        sms=" ".join(render_text("emails/reminder_sms.txt", context).split()),
         link=link,
         attachments=attachments,
     )
