@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django_otp.admin import OTPAdminSite
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularAPIView
 
 from patients import urls as patient_urls
 from patients.api_urls import urlpatterns as patient_api
@@ -14,6 +14,7 @@ from refills.reminder_urls import api_urlpatterns as reminder_api
 from refills.reminder_urls import urlpatterns as reminder_urls
 from symptoms.api_urls import urlpatterns as symptom_api
 
+from .api_docs import ApiDocsView
 from .console.urls import api_urlpatterns as console_api
 from .console.urls import urlpatterns as console_urls
 from .views import healthz
@@ -39,12 +40,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    # GET only: its HTML renderer has no answer to OPTIONS (that was a server error).
-    path(
-        "api/docs/",
-        SpectacularSwaggerSplitView.as_view(url_name="schema", http_method_names=["get", "head"]),
-        name="swagger-ui",
-    ),
+    path("api/docs/", ApiDocsView.as_view(url_name="schema"), name="swagger-ui"),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]

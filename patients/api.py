@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.permissions import AllowAny
@@ -23,7 +23,14 @@ class TokenView(generics.GenericAPIView):
     authentication_classes = []
     serializer_class = TokenRequestSerializer
 
-    @extend_schema(responses={200: TokenResponseSerializer})
+    @extend_schema(
+        responses={
+            200: TokenResponseSerializer,
+            # The second-step check answers for any /api/ request that brings such a session along.
+            403: OpenApiResponse(description="This browser's session has not passed two-step log-in yet."),
+            429: OpenApiResponse(description="Too many failed tries for this account from here: wait 15 minutes."),
+        }
+    )
     def post(self, request):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -63,6 +70,9 @@ class PatientViewSet(
         audit.record_staff_read(request, patient)
         return Response(self.get_serializer(patient).data)
 
+    @extend_schema(
+        responses={201: PatientSerializer, 404: OpenApiResponse(description="You do not work for the clinic named.")}
+    )
     def create(self, request, *args, **kwargs):
         clinics = list(staff_clinics(request.user))
         if not clinics:

@@ -10,7 +10,7 @@ plan_views.reminder_plan, the one reader the staff page uses too.
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, PermissionDenied
 from rest_framework.response import Response
@@ -149,6 +149,9 @@ class ReminderPlanView(PatientScopedView):
         return Response({"plan": ReminderPlanSerializer(plan, context=context).data, **page})
 
 
+NO_CYCLE = OpenApiResponse(description="No open refill cycle with a refill date, or the patient is not active.")
+
+
 class AppointmentView(PatientScopedView):
     """The booked refill appointment of the open cycle (clinic staff only). Saving re-plans the
     reminders: no "book your refill" step while one is booked."""
@@ -157,7 +160,7 @@ class AppointmentView(PatientScopedView):
 
     @extend_schema(
         request=AppointmentInputSerializer,
-        responses={200: AppointmentSerializer},
+        responses={200: AppointmentSerializer, 409: NO_CYCLE},
         description="Record the booked appointment. One after the refill due date is saved, with a warning."
         " 409 when there is no open refill cycle with a refill date.",
     )
@@ -167,7 +170,11 @@ class AppointmentView(PatientScopedView):
         serializer.is_valid(raise_exception=True)
         return self._book(serializer.validated_data["appointment_at"])
 
-    @extend_schema(request=None, responses={200: AppointmentSerializer}, description="Remove the booked appointment.")
+    @extend_schema(
+        request=None,
+        responses={200: AppointmentSerializer, 409: NO_CYCLE},
+        description="Remove the booked appointment.",
+    )
     def delete(self, request, patient_id):
         self._staff_only()
         return self._book(None)

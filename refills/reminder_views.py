@@ -3,7 +3,7 @@ its POST acknowledges, because mail scanners fetch links."""
 
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
 from rest_framework.permissions import AllowAny
@@ -36,7 +36,7 @@ def acknowledge_page(request, token):
         200: inline_serializer(
             "Acknowledged", {"acknowledged": serializers.BooleanField(), "refill_due_at": serializers.DateTimeField()}
         ),
-        404: inline_serializer("AckNotFound", {"errors": serializers.DictField()}),
+        404: OpenApiResponse(description="The link is not valid or has expired."),
     },
 )
 @api_view(["POST"])

@@ -11,7 +11,7 @@ from dataclasses import asdict
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, mixins, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -63,7 +63,13 @@ class TriageView(AnswersWithoutDatabase, generics.GenericAPIView):
     permission_classes = [AllowAny]
     serializer_class = TriageInputSerializer
 
-    @extend_schema(request=TriageInputSerializer, responses={200: TriageResultSerializer})
+    @extend_schema(
+        request=TriageInputSerializer,
+        responses={
+            200: TriageResultSerializer,
+            404: OpenApiResponse(description="No patient you can see has that id."),
+        },
+    )
     def post(self, request):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)

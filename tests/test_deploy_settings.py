@@ -167,6 +167,57 @@ def test_production_content_security_policy(production_settings):
     assert csp["frame-ancestors"] == ["'none'"]
 
 
+# --- Answers under production settings ---------------------------------------------------
+
+PRODUCTION_ANSWERS = """
+import json
+import django
+django.setup()
+from django.test import Client
+client = Client(HTTP_HOST="ibt.example.org", raise_request_exception=False)
+answers = {}
+def keep(name, response):
+    answers[name] = {"status": response.status_code, "location": response.get("Location"),
+                     "type": response.get("Content-Type"), "body": response.content.decode()}
+keep("healthz over http", client.get("/healthz"))
+keep("login over http", client.get("/accounts/login/"))
+keep("schema over http", client.get("/api/schema/"))
+keep("schema", client.get("/api/schema/", secure=True, HTTP_ACCEPT="application/vnd.oai.openapi+json"))
+keep("docs", client.get("/api/docs/", secure=True))
+print(json.dumps(answers))
+"""
+
+
+@pytest.fixture(scope="module")
+def production_answers() -> dict:
+    result = run(["-c", PRODUCTION_ANSWERS], production_env())
+    assert result.returncode == 0, output(result)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_a_plain_http_health_probe_gets_the_real_answer(production_answers):
+    # A load balancer probes over plain HTTP; a redirect to HTTPS would hide the real state.
+    healthz = production_answers["healthz over http"]
+    assert healthz["status"] in (200, 503), healthz
+    assert healthz["location"] is None
+    assert "database" in json.loads(healthz["body"])
+    # Everything else still goes to HTTPS.
+    for name in ("login over http", "schema over http"):
+        assert production_answers[name]["status"] == 301, name
+        assert production_answers[name]["location"].startswith("https://ibt.example.org/"), name
+
+
+def test_production_serves_the_schema_to_anyone_and_the_docs_page_after_log_in(production_answers):
+    # docs/security.md: the schema lists no data and integrators need it; the interactive page
+    # is for people with an account.
+    schema = production_answers["schema"]
+    assert schema["status"] == 200
+    assert "/api/v1/patients/" in json.loads(schema["body"])["paths"]
+    docs = production_answers["docs"]
+    assert docs["status"] == 302
+    assert docs["location"] == "/accounts/login/?next=/api/docs/"
+
+
 # --- broker_url_problem ------------------------------------------------------------------
 
 

@@ -250,7 +250,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "ibt_companion.schema.ErrorResponsesAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "ibt_companion.api_errors.exception_handler",
@@ -266,6 +266,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 }
+API_DOCS_REQUIRE_LOGIN = False  # production: True (docs/security.md)
 
 # --- Security headers (tightened further in production) ---------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True

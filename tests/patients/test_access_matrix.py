@@ -31,13 +31,22 @@ NON_PATIENT_ROUTES = {
     "account/tokens/<int:token_id>/revoke/": "one of the person's own API tokens, else 404",
     "api/v1/patients/": "list: only visible patients; create: staff only",
     "api/schema/": "public schema",
-    "api/docs/": "public API documentation",
+    "api/docs/": "API documentation, no data (a log-in in production: docs/security.md)",
     "healthz": "operations probe, no patient data",
     "account/2fa/": "the user's own two-step log-in (tests/patients/test_two_factor.py)",
     "account/2fa/setup/": "the user's own two-step log-in",
     "account/2fa/verify/": "the user's own two-step log-in",
     "account/2fa/recovery/": "the user's own two-step log-in",
     "account/2fa/off/": "the user's own two-step log-in",
+    "account/2fa/needed/": "the user's own two-step log-in",
+    "account/2fa/enrol/<str:token>/": "signed one-time link for the signed-in person it names, else 404"
+    " (tests/patients/test_second_factor_bypass.py)",
+    "clinic/<int:clinic_id>/staff/": "clinic admins of that clinic only, else 404"
+    " (tests/patients/test_second_factor_bypass.py)",
+    "clinic/<int:clinic_id>/staff/<int:user_id>/second-factor/link/": "clinic admins, for members of that"
+    " clinic only, else 404",
+    "clinic/<int:clinic_id>/staff/<int:user_id>/second-factor/reset/": "clinic admins, for members of that"
+    " clinic only, else 404",
     "r/ack/<str:token>/": "signed token bound to (cycle, recipient) (tests/refills/test_reminders.py)",
     "api/v1/reminders/ack/<str:token>/": "signed token bound to (cycle, recipient)",
     "calendar/<str:token>.ics": "signed token naming one patient: a private feed link, no names or doses"
@@ -183,7 +192,7 @@ def test_outsiders_get_404_on_every_patient_route_and_change_nothing(world, outs
     }
     intruder, owner = Client(), Client()
     intruder.force_login(people[outsider])
-    owner.force_login(world.staff)
+    owner.force_login(world.admin)  # an admin of the patient's clinic may do all that staff may, and more
     checked = 0
     for route in patient_routes():
         url = fill(route, ids)
