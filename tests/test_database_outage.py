@@ -28,7 +28,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from django.db import OperationalError, connections
+from django.db import InterfaceError, OperationalError, connections
 from django.test import Client, RequestFactory
 
 REPO = Path(__file__).resolve().parent.parent
@@ -138,6 +138,7 @@ def test_other_server_errors_are_not_hidden():
     request = RequestFactory().get("/")
     assert middleware.process_exception(request, RuntimeError("a bug")) is None
     assert middleware.process_exception(request, OperationalError("connection refused")).status_code == 503
+    assert middleware.process_exception(request, InterfaceError("connection already closed")).status_code == 503
 
 
 # --- The public emergency check answers from the rules -------------------------------------
