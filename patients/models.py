@@ -75,8 +75,19 @@ class UserManager(BaseUserManager):
         extra.update(is_staff=True, is_superuser=True)
         return self._create_user(email, password, **extra)
 
+    def for_address(self, address: str):
+        """The account whose address this is, case aside, or None. The database's
+        case-insensitive match also folds ı → I and ſ → S, so its candidates are narrowed to the
+        address as stored: a look-alike of an address is not a way into its account."""
+        from .addresses import same_address
+
+        return next((user for user in self.filter(email__iexact=address) if same_address(user.email, address)), None)
+
     def get_by_natural_key(self, username):
-        return self.get(email__iexact=username)
+        user = self.for_address(username)
+        if user is None:
+            raise self.model.DoesNotExist(f"No account has the address {username!r}.")
+        return user
 
 
 class User(AbstractBaseUser, PermissionsMixin):
