@@ -50,6 +50,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise, so static files keep their caching; above the rest, so it sees their answers.
+    "ibt_companion.no_store.NoStoreMiddleware",
     # A database outage anywhere below answers 503 with the emergency number (ibt_companion/outage.py).
     "ibt_companion.outage.OutageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
