@@ -14,7 +14,9 @@ class ApiTokenListView(generics.GenericAPIView):
     serializer_class = ApiTokenSerializer
     pagination_class = None  # a handful per person
 
-    @extend_schema(summary="Your API tokens that still work (never their keys)")
+    @extend_schema(
+        summary="Your API tokens that still work (never their keys)", responses={200: ApiTokenSerializer(many=True)}
+    )
     def get(self, request):
         tokens = api_tokens.live_tokens(request.user)
         return Response(self.get_serializer(tokens, many=True).data)
