@@ -343,3 +343,10 @@ def test_the_rule_names_why_a_token_ended(start):
     assert ended(**{**live, "last_used_at": start - hour - timedelta(seconds=1)}, fingerprint_matches=True) is (
         Ended.IDLE
     )
+
+
+def test_deleting_an_account_deletes_its_tokens(world):
+    key = new_token(world.staff)
+    world.staff.delete()
+    assert not ApiToken.objects.exists()
+    assert not works(key)
