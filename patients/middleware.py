@@ -36,6 +36,7 @@ SECOND_STEP_PATHS = (
     "/account/2fa/",
     "/accounts/login/",
     "/accounts/logout/",
+    "/api/v1/auth/token/",  # checks the password and the code itself
     "/static/",
     "/healthz",
     "/api/schema/",
