@@ -231,3 +231,50 @@ def test_a_patient_without_a_log_in_is_edited_by_staff_only(world):
     patient = PatientFactory(clinic=world.clinic, user=None)
     assert relation_to(world.staff, patient) == {"staff"}
     assert client_for(world.staff).get(f"/patients/{patient.pk}/contacts/").status_code == 200
+
+
+# --- The notifications page: a caregiver's choices are their own ----------------------------------
+
+
+def test_a_caregiver_on_the_notifications_page_changes_only_their_own_choices(world):
+    world.patient.notification_channels = ["email", "sms"]
+    world.patient.phone = "555-0100"
+    world.patient.save()
+    client = client_for(world.caregiver)
+    answer = client.post(
+        "/account/notifications/", {"channels": ["inbox"], "language": "fr", "phone": "(555) 010-1234", "time_zone": ""}
+    )
+    assert answer.status_code == 302
+    client.post("/account/notifications/texts-on/")
+    world.patient.refresh_from_db()
+    world.caregiver.refresh_from_db()
+    assert (world.patient.notification_channels, world.patient.language, world.patient.phone) == (
+        ["email", "sms"],
+        "en",
+        "555-0100",
+    )
+    assert world.caregiver.language == "fr" and world.caregiver.notification_channels == ["inbox"]
+    assert world.caregiver.phone and world.caregiver.phone != world.patient.phone
+
+
+def test_the_preferences_service_refuses_someone_else_s_patient_record(world):
+    from django.core.exceptions import PermissionDenied
+
+    from refills import preferences
+
+    world.patient.notification_channels = ["email"]
+    world.patient.save()
+    for by in (world.caregiver, world.other_clinic_staff):
+        with pytest.raises(PermissionDenied):
+            preferences.save(
+                by=by,
+                patient=world.patient,
+                links=[],
+                channels=[],
+                language="fr",
+                phone="",
+                time_zone=None,
+                call_clinic={},
+            )
+    world.patient.refresh_from_db()
+    assert world.patient.notification_channels == ["email"] and world.patient.language == "en"
