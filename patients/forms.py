@@ -1,5 +1,5 @@
 from django import forms
-from django.contrib.auth import password_validation
+from django.contrib.auth import authenticate, password_validation
 from django.utils.translation import gettext_lazy as _
 
 from .models import CHANNEL_CHOICES, Clinic, Invitation, Patient, User, validate_opening_hours
@@ -26,10 +26,11 @@ class AcceptInvitationForm(forms.Form):
         label=_("Password again"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
     )
 
-    def __init__(self, *args, invitation: Invitation, existing_user: User | None, **kwargs):
+    def __init__(self, *args, invitation: Invitation, existing_user: User | None, request=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.invitation = invitation
         self.existing_user = existing_user
+        self.request = request
         if existing_user is not None:
             del self.fields["password2"]
             self.fields["password1"].label = _("Your current password")
@@ -41,7 +42,10 @@ class AcceptInvitationForm(forms.Form):
         if not password:
             return data
         if self.existing_user is not None:
-            if not self.existing_user.check_password(password):
+            # Through authenticate(), so django-axes counts the try with the log-in page's tries
+            # for this account and refuses while it is locked (the page then answers 429).
+            user = authenticate(self.request, username=self.existing_user.email, password=password)
+            if user is None or user.pk != self.existing_user.pk:
                 self.add_error("password1", _("That password is not right."))
             return data
         if password != data.get("password2"):

@@ -120,6 +120,9 @@ def send_invitation_email(invitation: Invitation) -> None:
     message.send()
 
 
+ACCOUNT_HAS_PATIENT_RECORD = "account_has_patient_record"
+
+
 def accept_invitation(invitation: Invitation, *, password: str, existing_user: User | None = None) -> User:
     """Accept a pending invitation: create the log-in (or use the signed-in/verified existing
     one) and link it. Single use: the row is locked and re-checked inside the transaction."""
@@ -146,8 +149,19 @@ def accept_invitation(invitation: Invitation, *, password: str, existing_user: U
             patient = Patient.objects.select_for_update().get(pk=invitation.patient_id)
             if patient.user_id is not None:
                 raise ValidationError("This patient already has a log-in.")
+            has_record = ValidationError(
+                "This account already has a patient record, so it cannot be the log-in of another one."
+                " Please call your clinic: they can sort it out.",
+                code=ACCOUNT_HAS_PATIENT_RECORD,
+            )
+            if Patient.objects.filter(user=user).exists():
+                raise has_record
             patient.user = user
-            patient.save(update_fields=["user", "updated_at"])
+            try:
+                with transaction.atomic():  # another request may link the account meanwhile
+                    patient.save(update_fields=["user", "updated_at"])
+            except IntegrityError:
+                raise has_record from None
         invitation.accepted_at = timezone.now()
         invitation.accepted_user = user
         invitation.save(update_fields=["accepted_at", "accepted_user"])

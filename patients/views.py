@@ -212,19 +212,20 @@ def invitation_accept(request, token):
         return render(request, "patients/invitation_invalid.html", {"reason": "invalid"}, status=404)
     if invitation.state != "pending":
         return render(request, "patients/invitation_invalid.html", {"reason": invitation.state}, status=410)
-    existing = User.objects.filter(email__iexact=invitation.email).first()
-    form = AcceptInvitationForm(request.POST or None, invitation=invitation, existing_user=existing)
+    existing = User.objects.for_address(invitation.email)  # the account log-in would use
+    form = AcceptInvitationForm(request.POST or None, invitation=invitation, existing_user=existing, request=request)
     if request.method == "POST" and form.is_valid():
         try:
             user = services.accept_invitation(
                 invitation, password=form.cleaned_data["password1"], existing_user=existing
             )
         except ValidationError as error:
+            conflict = error.code == services.ACCOUNT_HAS_PATIENT_RECORD
             return render(
                 request,
                 "patients/invitation_invalid.html",
-                {"reason": "used", "message": error.messages[0]},
-                status=410,
+                {"reason": "conflict" if conflict else "used", "message": error.messages[0]},
+                status=409 if conflict else 410,
             )
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(
