@@ -4,8 +4,15 @@ minute, send each through its channel and record the outcome.
 The database is the source of truth and the broker only a messenger: nothing is scheduled
 ahead in Celery. The tick finds due rows by an indexed column and claims them with
 SELECT … FOR UPDATE SKIP LOCKED, so two schedulers running by mistake do no harm. A claimed
-row holds a lease; a worker killed mid-send leaves the lease to expire and a later tick hands
-the row out again (at most one duplicate per send in flight, with the same Message-ID).
+row holds a short lease, and the worker that takes it renews the lease for the send. Taking is
+a compare-and-set on the attempt count the claim handed out, so two copies of one task (a
+broker redelivery, a second claim of a row whose task was lost) never send together. A worker
+killed mid-send, or a broker that restarted empty, leaves the lease to expire and a later tick
+hands the row out again (at most one duplicate per send in flight, with the same Message-ID).
+
+How soon (SPEC §5, issue 10): an alert's lease is 45 s and the urgent tick runs every 15 s, so
+a stranded alert is handed out again at most 60 s after it was taken; a reminder's lease is
+90 s and the minute tick runs every 60 s, so at most 150 s (see recovery_bound).
 """
 
 from __future__ import annotations
@@ -15,7 +22,8 @@ import random
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Max, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from patients import services as patient_services
@@ -27,13 +35,46 @@ from .models import Acknowledgement, Delivery, RefillCycle
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=5)
+# Leases (claimed or being sent). A send waits at most EMAIL_TIMEOUT (15 s) for each answer of
+# the mail server; the lease must outlast a normal send, and be short enough that a stranded row
+# goes out again soon. Alerts about a check-in are urgent; everything else is a reminder.
+URGENT_LEASE = timedelta(seconds=45)
+LEASE = timedelta(seconds=90)
+URGENT_TICK = timedelta(seconds=15)  # ibt_companion/celery.py: "refills-urgent-tick"
+TICK = timedelta(seconds=60)  # ibt_companion/celery.py: "refills-tick"
+# A lease that runs out a moment after a tick starts would otherwise wait a whole interval more
+# (beat does not fire on the exact second): the tick takes leases ending within this slack.
+TICK_SLACK = timedelta(seconds=2)
+URGENT_PREFIX = "alert_"
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_CAP = timedelta(hours=1)
 BATCH = 5000  # rows claimed per tick (each becomes one send task)
 UNSENT = (Delivery.Status.PENDING, Delivery.Status.FAILED)
+ACK_CANCELS = tuple(f"step_{days}" for days in sorted(reminders.ACK_CANCELS, reverse=True))  # step_14, step_3
+COVERED = "covered by an acknowledgement"
 PLAN_KINDS = ("step_14", "step_7", "step_3", "step_1", "overdue", "overdue_clinic", "empty")
+
+
+def is_urgent(kind: str) -> bool:
+    return kind.startswith(URGENT_PREFIX)
+
+
+def lease_for(kind: str) -> timedelta:
+    return URGENT_LEASE if is_urgent(kind) else LEASE
+
+
+def recovery_bound(kind: str, *, tick: timedelta | None = None) -> timedelta:
+    """The longest a row stranded while being sent (its worker killed, its task lost with the
+    broker) waits before a tick hands it out again: its lease, then at most one tick interval
+    (less the slack), measured from the moment the worker took it or the tick claimed it."""
+    interval = tick or (URGENT_TICK if is_urgent(kind) else TICK)
+    return lease_for(kind) + interval - TICK_SLACK
+
+
+def reclaimed_by(lease_expires_at: datetime, tick_at: datetime) -> bool:
+    """The tick's rule for a row in `sending`: its lease has run out, or runs out within the slack."""
+    return lease_expires_at <= tick_at + TICK_SLACK
 
 
 def backoff(attempts: int) -> timedelta:
@@ -48,11 +89,24 @@ def _key(cycle_or_scope, kind: str, occasion: str, recipient: str, channel: str)
 
 
 def _create(
-    *, patient, cycle, kind, occasion, recipient, due_at, status=Delivery.Status.PENDING, payload=None, scope=None
+    *,
+    patient,
+    cycle,
+    kind,
+    occasion,
+    recipient,
+    due_at,
+    status=Delivery.Status.PENDING,
+    payload=None,
+    scope=None,
+    only_keys: set[str] | None = None,
 ):
+    """One row per channel of the recipient, unless it exists. With `only_keys`, a key not in it
+    is stored as skipped (covered by an acknowledgement): planned, never sent."""
     rows = []
     for channel in recipient.channels:
         key = _key(scope or cycle, kind, occasion, recipient.key, channel)
+        covered = only_keys is not None and key not in only_keys
         row, created = Delivery.objects.get_or_create(
             key=key,
             defaults={
@@ -65,7 +119,8 @@ def _create(
                 "channel": channel,
                 "due_at": due_at,
                 "next_attempt_at": due_at,
-                "status": status,
+                "status": Delivery.Status.SKIPPED if covered else status,
+                "last_error": COVERED if covered else "",
                 "payload": payload or {},
             },
         )
@@ -81,6 +136,7 @@ def plan_cycle(cycle: RefillCycle, patient: Patient, now: datetime, *, old_due: 
     """Replace the unsent plan of a cycle with one made from its current forecast. Call inside
     the transaction that stored the forecast."""
     unsent = Delivery.objects.filter(cycle=cycle, status__in=UNSENT, kind__in=PLAN_KINDS)
+    waiting = set(unsent.values_list("key", flat=True))  # planned before: a retry keeps its turn
     if cycle.ended_at is not None or cycle.refill_due_at is None or not patient.is_active:
         unsent.update(status=Delivery.Status.SKIPPED, last_error="plan ended")
         cycle.first_step_at = None
@@ -97,12 +153,16 @@ def plan_cycle(cycle: RefillCycle, patient: Patient, now: datetime, *, old_due: 
     )
     cycle.first_step_at = reminders.first_step_at(facts)
     RefillCycle.objects.filter(pk=cycle.pk).update(first_step_at=cycle.first_step_at)
-    acknowledged = Acknowledgement.objects.filter(cycle=cycle).exists()
+    acknowledged_until = latest_acknowledgement(cycle)
     people = recipients.people(patient)
     for planned in reminders.plan(facts, now):
-        if acknowledged and planned.kind in ("step_14", "step_3"):
+        if acknowledged_until is not None and planned.kind in ACK_CANCELS:
             continue
         status = Delivery.Status.SKIPPED if planned.skipped else Delivery.Status.PENDING
+        # A re-plan (a new channel, a checked phone, a caregiver who accepts, START) sends a
+        # step already due at once to whoever lacks it, unless the cycle's acknowledgement
+        # covers it: then nobody gets it again, on any channel (issue 10).
+        covered = reminders.covered_by_acknowledgement(planned, acknowledged_until)
         for person in people:
             _create(
                 patient=patient,
@@ -112,6 +172,7 @@ def plan_cycle(cycle: RefillCycle, patient: Patient, now: datetime, *, old_due: 
                 recipient=person,
                 due_at=planned.due_at,
                 status=status,
+                only_keys=waiting if covered else None,
             )
     _create(
         patient=patient,
@@ -174,16 +235,26 @@ def plan_end_of_service(patient: Patient, end_of_service_at: datetime | None, no
 
 def acknowledge(cycle: RefillCycle, recipient_key: str, now: datetime | None = None) -> bool:
     """Any recipient's acknowledgement cancels the cycle's unsent 14- and 3-day steps for
-    everyone. Only a refill cancels the 1-day step and the overdue messages."""
+    everyone, and covers every step due by then: a re-plan never sends one of those again.
+    Only a refill cancels the 1-day step and the overdue messages."""
     now = now or timezone.now()
     with transaction.atomic():
-        _, created = Acknowledgement.objects.get_or_create(
-            cycle=cycle, recipient=recipient_key, defaults={"acknowledged_at": now}
+        ack, created = Acknowledgement.objects.get_or_create(
+            cycle=cycle, recipient=recipient_key, defaults={"acknowledged_at": now, "last_acknowledged_at": now}
         )
-        Delivery.objects.filter(cycle=cycle, kind__in=("step_14", "step_3"), status__in=UNSENT).update(
+        if not created and (ack.last_acknowledged_at is None or ack.last_acknowledged_at < now):
+            Acknowledgement.objects.filter(pk=ack.pk).update(last_acknowledged_at=now)
+        Delivery.objects.filter(cycle=cycle, kind__in=ACK_CANCELS, status__in=UNSENT).update(
             status=Delivery.Status.SKIPPED, last_error="acknowledged"
         )
     return created
+
+
+def latest_acknowledgement(cycle: RefillCycle) -> datetime | None:
+    """When anyone last acknowledged a reminder of this cycle (None: nobody has)."""
+    return Acknowledgement.objects.filter(cycle=cycle).aggregate(
+        at=Max(Coalesce("last_acknowledged_at", "acknowledged_at"))
+    )["at"]
 
 
 # --- The minute tick ----------------------------------------------------------------------
@@ -192,10 +263,22 @@ def acknowledge(cycle: RefillCycle, recipient_key: str, now: datetime | None = N
 def tick(now: datetime, *, batch: int = BATCH) -> list[int]:
     """Open what falls due, collapse stale catch-up messages, and claim due rows. Returns the
     claimed ids; the caller hands each to a worker after the transaction commits."""
+    return [pk for pk, _token in tick_claims(now, batch=batch)]
+
+
+def tick_claims(now: datetime, *, batch: int = BATCH) -> list[tuple[int, int]]:
+    """As tick, with each row's claim token (its attempt count) for send_delivery."""
     with transaction.atomic():
         _open_overdue(now)
         _collapse(now)
         return _claim(now, batch)
+
+
+def urgent_tick_claims(now: datetime, *, batch: int = BATCH) -> list[tuple[int, int]]:
+    """Claim due and stranded alerts only (every 15 s): an alert must not wait for the minute
+    tick, nor a whole reminder lease."""
+    with transaction.atomic():
+        return _claim(now, batch, urgent_only=True)
 
 
 def _open_overdue(now: datetime) -> None:
@@ -261,26 +344,45 @@ def _collapse(now: datetime) -> None:
         )
 
 
-def _claim(now: datetime, batch: int) -> list[int]:
-    due = (
-        Delivery.objects.select_for_update(skip_locked=True)
-        .filter(
-            Q(status__in=UNSENT, next_attempt_at__lte=now)
-            | Q(status=Delivery.Status.SENDING, lease_expires_at__lte=now)
-        )
-        .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[:batch]
+def _claim(now: datetime, batch: int, *, urgent_only: bool = False) -> list[tuple[int, int]]:
+    due = Delivery.objects.select_for_update(skip_locked=True).filter(
+        Q(status__in=UNSENT, next_attempt_at__lte=now)
+        | Q(status=Delivery.Status.SENDING, lease_expires_at__lte=now + TICK_SLACK)
     )
-    ids = list(due)
-    if ids:
-        Delivery.objects.filter(pk__in=ids).update(status=Delivery.Status.SENDING, lease_expires_at=now + LEASE)
-    return ids
+    if urgent_only:
+        due = due.filter(kind__startswith=URGENT_PREFIX)
+    claims = list(due.order_by("next_attempt_at").values_list("pk", "attempts", "kind")[:batch])
+    urgent = [pk for pk, _attempts, kind in claims if is_urgent(kind)]
+    other = [pk for pk, _attempts, kind in claims if not is_urgent(kind)]
+    for ids, lease in ((urgent, URGENT_LEASE), (other, LEASE)):
+        if ids:
+            Delivery.objects.filter(pk__in=ids).update(status=Delivery.Status.SENDING, lease_expires_at=now + lease)
+    return [(pk, attempts) for pk, attempts, _kind in claims]
 
 
 # --- Sending ------------------------------------------------------------------------------
 
 
-def deliver(delivery_id: int, now: datetime | None = None) -> str:
+def take(row: Delivery, token: int | None, now: datetime) -> bool:
+    """Make a claimed row this worker's for the send: one compare-and-set on (attempts, lease)
+    that counts the attempt and renews the lease. `token` is the attempt count the claim handed
+    out: a copy of the task from an older claim finds it changed and sends nothing, unless the
+    row's lease has run out (the row is stranded, and rescuing it is what a tick would do).
+    None (a caller that has no token) takes any claimed row."""
+    stranded = row.lease_expires_at is None or reclaimed_by(row.lease_expires_at, now)
+    if token is not None and row.attempts != token and not stranded:
+        return False
+    lease = now + lease_for(row.kind)
+    updated = Delivery.objects.filter(
+        pk=row.pk, status=Delivery.Status.SENDING, attempts=row.attempts, lease_expires_at=row.lease_expires_at
+    ).update(attempts=F("attempts") + 1, lease_expires_at=lease)
+    if updated:
+        row.attempts += 1
+        row.lease_expires_at = lease
+    return bool(updated)
+
+
+def deliver(delivery_id: int, now: datetime | None = None, *, token: int | None = None) -> str:
     """Send one claimed row and record the outcome. Returns the row's new status."""
     now = now or timezone.now()
     row = (
@@ -288,11 +390,9 @@ def deliver(delivery_id: int, now: datetime | None = None) -> str:
         .filter(pk=delivery_id, status=Delivery.Status.SENDING)
         .first()
     )
-    if row is None:
-        return "not claimed"
     # An attempt counts when a worker tries to send, not when a lease is handed out again.
-    Delivery.objects.filter(pk=row.pk).update(attempts=F("attempts") + 1)
-    row.attempts += 1
+    if row is None or not take(row, token, now):
+        return "not claimed"
     try:
         recipient = recipients.by_key(row.recipient, row.patient)
         if recipient is None or row.channel not in recipient.channels:
@@ -375,7 +475,9 @@ def claim_now(ids: list[int], now: datetime) -> list[int]:
             .values_list("pk", flat=True)
         )
         if mine:
-            Delivery.objects.filter(pk__in=mine).update(status=Delivery.Status.SENDING, lease_expires_at=now + LEASE)
+            Delivery.objects.filter(pk__in=mine).update(
+                status=Delivery.Status.SENDING, lease_expires_at=now + URGENT_LEASE
+            )
     return mine
 
 

@@ -225,6 +225,8 @@ class Acknowledgement(models.Model):
     cycle = models.ForeignKey(RefillCycle, on_delete=models.CASCADE, related_name="acknowledgements")
     recipient = models.CharField(max_length=40)
     acknowledged_at = models.DateTimeField(default=timezone.now)
+    # The same link used again for a later step: the acknowledgement covers every step due by then.
+    last_acknowledged_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["cycle", "recipient"], name="one_ack_per_recipient")]

@@ -83,6 +83,18 @@ def plan(facts: CycleFacts, now: datetime) -> list[Planned]:
     return planned
 
 
+def covered_by_acknowledgement(planned: Planned, acknowledged_until: datetime | None) -> bool:
+    """An acknowledgement covers every step that was due when it was given: whoever gets that
+    step later (a new channel, a new caregiver) would be told again what someone already
+    answered for. Steps due after it, the overdue messages and the empty-date one still go."""
+    return (
+        acknowledged_until is not None
+        and planned.kind.startswith("step_")
+        and not planned.skipped
+        and planned.due_at <= acknowledged_until
+    )
+
+
 def local_date(at: datetime, zone: str) -> str:
     return at.astimezone(ZoneInfo(zone)).date().isoformat()
 

@@ -1,5 +1,6 @@
-"""Celery tasks: thin. The tick claims due rows; each send is its own task, acknowledged
-late and re-queued if the worker dies (acks_late, reject_on_worker_lost: see settings)."""
+"""Celery tasks: thin. The ticks claim due rows; each send is its own task, acknowledged
+late and re-queued if the worker dies (acks_late, reject_on_worker_lost: see settings). Each
+send task carries its claim's token, so an older copy of it sends nothing (delivery.take)."""
 
 from celery import shared_task
 from django.utils import timezone
@@ -12,13 +13,25 @@ from . import delivery
 @shared_task(name="refills.tasks.tick")
 def tick():
     now = timezone.now()
-    ids = delivery.tick(now)  # committed: a broker failure below leaves leased rows, not lost ones
-    for pk in ids:
-        send_delivery.delay(pk)
+    claims = delivery.tick_claims(now)  # committed: a broker failure below leaves leased rows, not lost ones
+    hand_out(claims)
     patient_services.record_heartbeat("tick", now)  # only once the work is handed over
-    return len(ids)
+    return len(claims)
+
+
+@shared_task(name="refills.tasks.tick_urgent")
+def tick_urgent():
+    """Every 15 s: alerts that are due or stranded (a killed worker, a broker that lost them)."""
+    claims = delivery.urgent_tick_claims(timezone.now())
+    hand_out(claims)
+    return len(claims)
+
+
+def hand_out(claims) -> None:
+    for pk, token in claims:
+        send_delivery.delay(pk, token)
 
 
 @shared_task(name="refills.tasks.send_delivery", acks_late=True, reject_on_worker_lost=True)
-def send_delivery(delivery_id: int):
-    return delivery.deliver(delivery_id)
+def send_delivery(delivery_id: int, token: int | None = None):
+    return delivery.deliver(delivery_id, token=token)

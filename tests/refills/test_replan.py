@@ -139,3 +139,132 @@ def test_new_channel_choices_apply_to_the_reminders_not_yet_sent(world, cycle):
     assert unsent(key, cycle=cycle) == {(k, "inbox") for k in STEPS}
     choose(["email", "inbox"])
     assert unsent(key, cycle=cycle) == {(k, c) for k in STEPS for c in ("email", "inbox")}
+
+
+# --- An acknowledged step is never sent again (issue 10) ------------------------------------
+
+NUMBER = "+15555550123"
+
+
+def _step_7(cycle) -> datetime:
+    return Delivery.objects.filter(cycle=cycle, kind="step_7").values_list("due_at", flat=True).first()
+
+
+def _add_a_channel(world):
+    from refills import preferences
+
+    carer = world.caregiver
+    assert preferences.save(
+        by=carer, patient=None, links=preferences.live_links(carer), channels=["email", "inbox"], language="en",
+        phone="", time_zone=None, call_clinic={},
+    )  # fmt: skip
+    return f"user:{carer.pk}", "inbox"
+
+
+def _verify_the_patients_phone(world):
+    Patient.objects.filter(pk=world.patient.pk).update(phone=NUMBER, notification_channels=["email", "sms"])
+    phone.mark_verified(world.patient_user, Patient.objects.get(pk=world.patient.pk), NUMBER, timezone_now())
+    return f"user:{world.patient_user.pk}", "sms"
+
+
+def _a_caregiver_accepts(world):
+    late = join_as_caregiver(world, "late@carer.example")
+    return f"user:{late.pk}", "email"
+
+
+def _start_by_sms(world):
+    phone.handle_inbound(NUMBER, "START", timezone_now())
+    return f"user:{world.caregiver.pk}", "sms"
+
+
+def timezone_now():
+    from django.utils import timezone
+
+    return timezone.now()
+
+
+CHANGES = {
+    "a new channel": _add_a_channel,
+    "a checked phone": _verify_the_patients_phone,
+    "a caregiver accepts": _a_caregiver_accepts,
+    "START by text": _start_by_sms,
+}
+
+
+@pytest.fixture
+def acknowledged_step_7(world, early_march):
+    """The patient (e-mail) and the caregiver (e-mail; a checked number that said STOP) got the
+    7-day step; the patient acknowledged it an hour later."""
+    Patient.objects.filter(pk=world.patient.pk).update(notification_channels=["email"])
+    carer = world.caregiver
+    carer.phone, carer.phone_verified_at, carer.notification_channels = NUMBER, T0, ["email", "sms"]
+    carer.sms_opted_out_at = T0
+    carer.save()
+    pump_with_refill(Patient.objects.get(pk=world.patient.pk), by=world.staff, at=T0)
+    cycle = RefillCycle.objects.get(patient=world.patient, ended_at__isnull=True)
+    step_7 = _step_7(cycle)
+    early_march.move_to(step_7)
+    assert set(run(step_7)) == {"sent"}
+    sent = set(Delivery.objects.filter(kind="step_7", status="sent").values_list("recipient", "channel"))
+    assert sent == {(f"user:{world.patient_user.pk}", "email"), (f"user:{carer.pk}", "email")}
+    early_march.move_to(step_7 + timedelta(hours=1))
+    delivery.acknowledge(cycle, f"user:{world.patient_user.pk}", now=step_7 + timedelta(hours=1))
+    early_march.move_to(step_7 + timedelta(hours=2))
+    return cycle
+
+
+@pytest.mark.parametrize("change", list(CHANGES))
+def test_a_step_someone_acknowledged_is_not_sent_again_after_a_change_of_recipients(world, acknowledged_step_7, change):
+    cycle, step_7 = acknowledged_step_7, _step_7(acknowledged_step_7)
+    sent_before, outbox_before = Delivery.objects.filter(status="sent").count(), len(mail.outbox)
+    key, channel = CHANGES[change](world)
+    # The change reached the plan: the new recipient or channel gets the steps still ahead.
+    assert ("step_1", channel) in unsent(key, cycle=cycle)
+    # But not the acknowledged 7-day step, on any channel, now or at any later tick before step 1.
+    assert not Delivery.objects.filter(cycle=cycle, kind="step_7", status__in=delivery.UNSENT).exists()
+    covered = Delivery.objects.get(cycle=cycle, kind="step_7", recipient=key, channel=channel)
+    assert (covered.status, covered.last_error) == ("skipped", delivery.COVERED)
+    later = step_7 + timedelta(hours=3)
+    assert run(later) == []
+    assert Delivery.objects.filter(status="sent").count() == sent_before and len(mail.outbox) == outbox_before
+
+
+def test_a_caregivers_acknowledgement_covers_the_step_for_the_patient_too(world, acknowledged_step_7):
+    cycle = acknowledged_step_7
+    cycle.acknowledgements.all().delete()
+    delivery.acknowledge(cycle, f"user:{world.caregiver.pk}", now=_step_7(cycle) + timedelta(hours=1))
+    key, channel = _verify_the_patients_phone(world)
+    assert ("step_1", channel) in unsent(key, cycle=cycle)
+    assert not Delivery.objects.filter(cycle=cycle, kind="step_7", status__in=delivery.UNSENT).exists()
+
+
+def test_the_same_link_used_again_for_a_later_step_covers_that_step(world, early_march):
+    """Acknowledged at the 14-day step, and again at the 7-day step: the second one counts."""
+    Patient.objects.filter(pk=world.patient.pk).update(notification_channels=["email"])
+    cycle = pump_with_refill(Patient.objects.get(pk=world.patient.pk), by=world.staff, at=T0)
+    early_march.move_to(STEP_14)
+    run(STEP_14)
+    patient_key = f"user:{world.patient_user.pk}"
+    assert delivery.acknowledge(cycle, patient_key, now=STEP_14 + timedelta(hours=1))
+    step_7 = _step_7(cycle)
+    early_march.move_to(step_7)
+    assert "sent" in run(step_7)
+    assert not delivery.acknowledge(cycle, patient_key, now=step_7 + timedelta(hours=1))  # not a new one
+    assert delivery.latest_acknowledgement(cycle) == step_7 + timedelta(hours=1)
+    early_march.move_to(step_7 + timedelta(hours=2))
+    late = join_as_caregiver(world, "late@carer.example")
+    assert not unsent(f"user:{late.pk}", cycle=cycle, kind="step_7")
+    assert unsent(f"user:{late.pk}", cycle=cycle, kind="step_1")
+
+
+def test_a_step_due_after_the_acknowledgement_still_reaches_a_newcomer(world, cycle, early_march):
+    """What an acknowledgement covers: the steps due by then; not a later one."""
+    run(STEP_14)
+    delivery.acknowledge(cycle, f"user:{world.patient_user.pk}", now=STEP_14 + timedelta(hours=1))
+    step_7 = _step_7(cycle)
+    early_march.move_to(step_7)
+    run(step_7)
+    early_march.move_to(step_7 + timedelta(hours=1))
+    late = join_as_caregiver(world, "late@carer.example")
+    assert ("step_7", "email") in unsent(f"user:{late.pk}", cycle=cycle)  # nobody acknowledged this one
+    assert not unsent(f"user:{late.pk}", cycle=cycle, kind="step_14")
