@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
-from . import catalog
+from . import catalog, numbers
 from .forecast import DoseProgram, Forecast, ForecastInputs, forecast, volume_at
 
 REFILL = "refill"
@@ -72,14 +72,14 @@ def _ml(value: Fraction) -> Decimal:
 def program_warnings(program: DoseProgram) -> list[str]:
     warnings = []
     if program.daily_dose_mcg_total > catalog.HIGH_DAILY_DOSE_MCG:
-        dose = program.daily_dose_mcg_total.normalize()
+        dose = numbers.shown(program.daily_dose_mcg_total)
         warnings.append(
-            f"The daily dose, with boluses and the most patient boluses, is {dose:f} mcg: above 1000 mcg/day."
+            f"The daily dose, with boluses and the most patient boluses, is {dose} mcg: above 1000 mcg/day."
             " Check the program."
         )
     if program.concentration_mcg_per_ml not in catalog.STANDARD_CONCENTRATIONS:
         warnings.append(
-            f"{program.concentration_mcg_per_ml.normalize():f} mcg/mL is not a standard concentration"
+            f"{numbers.shown(program.concentration_mcg_per_ml)} mcg/mL is not a standard concentration"
             " (50, 500, 1000 or 2000). Check the syringe label."
         )
     return warnings

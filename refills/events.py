@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-from . import catalog
+from . import catalog, numbers
 from .chain import ALARM_REPORTED, CORRECTION, EXPLANTED, PUMP_REPLACED, REFILL, REPROGRAM
 from .forecast import DoseProgram
 from .programs import ProgramError, parse_program, program_to_dict
@@ -19,6 +19,15 @@ KINDS = (REFILL, REPROGRAM, PUMP_REPLACED, EXPLANTED, ALARM_REPORTED, CORRECTION
 ALARM_TONES = ("single", "two_tone")
 MAX_CAPACITY_ML = Decimal("999.99")  # what PumpProfile.capacity_ml holds
 MAX_DATE_AHEAD = timedelta(days=30 * 366)  # a printout or ERI date further ahead is a typo
+# Intrathecal baclofen pumps came into use in the mid-1980s; a date outside these years is a typo
+# (and year 1 or 9999 would overflow date arithmetic).
+EARLIEST_DATE = date(1980, 1, 1)
+LATEST_DATE = date(2100, 12, 31)
+DATE_OUT_OF_RANGE = "Enter a date from 1980 to 2100."
+
+
+def date_in_range(day: date) -> bool:
+    return EARLIEST_DATE <= day <= LATEST_DATE
 
 
 class EventError(ValueError):
@@ -67,6 +76,9 @@ def _number(values: dict, field: str, errors: dict, *, required: bool) -> Decima
     except (InvalidOperation, ValueError):
         errors.setdefault(field, []).append("Enter a number.")
         return None
+    if problem := numbers.problem(number):
+        errors.setdefault(field, []).append(problem)
+        return None
     return number
 
 
@@ -74,25 +86,35 @@ def _date(values: dict, field: str, errors: dict) -> date | None:
     raw = values.get(field)
     if raw in (None, ""):
         return None
-    if isinstance(raw, date):
-        return raw
-    try:
-        return date.fromisoformat(str(raw).strip())
-    except ValueError:
-        errors.setdefault(field, []).append("Enter a date as YYYY-MM-DD.")
+    if isinstance(raw, datetime):
+        raw = raw.date()
+    if not isinstance(raw, date):
+        try:
+            raw = date.fromisoformat(str(raw).strip())
+        except ValueError:
+            errors.setdefault(field, []).append("Enter a date as YYYY-MM-DD.")
+            return None
+    if not date_in_range(raw):
+        errors.setdefault(field, []).append(DATE_OUT_OF_RANGE)
         return None
+    return raw
 
 
 def _date_ahead(values: dict, field: str, errors: dict, occurred_at: datetime) -> date | None:
     """A date from the event's day on (a day's slack for its zone), within MAX_DATE_AHEAD of it."""
     day = _date(values, field, errors)
+    if day is None or not date_in_range(occurred_at.date()):  # check_time explains the latter
+        return day
     first = occurred_at.date() - timedelta(days=1)
-    if day is not None and not first <= day <= first + MAX_DATE_AHEAD:
+    if not first <= day <= first + MAX_DATE_AHEAD:
         errors.setdefault(field, []).append("Enter a date from the day of this event on, within 30 years.")
     return day
 
 
 def check_time(occurred_at: datetime, ctx: EventContext, errors: dict, *, correction: bool) -> None:
+    if not date_in_range(occurred_at.date()):
+        errors.setdefault("occurred_at", []).append(DATE_OUT_OF_RANGE)
+        return
     if occurred_at > ctx.now:
         errors.setdefault("occurred_at", []).append("This is in the future.")
     if ctx.implant_date and occurred_at.date() < ctx.implant_date:
@@ -110,7 +132,7 @@ def _volume(values, field, errors, capacity, *, required: bool, allow_zero: bool
     if volume < 0 or (volume == 0 and not allow_zero):
         errors.setdefault(field, []).append("Must be more than 0 mL." if not allow_zero else "Cannot be negative.")
     elif volume > capacity:
-        errors.setdefault(field, []).append(f"More than the pump holds ({capacity.normalize():f} mL).")
+        errors.setdefault(field, []).append(f"More than the pump holds ({numbers.shown(capacity)} mL).")
     return volume
 
 

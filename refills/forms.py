@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from . import catalog
+from .events import DATE_OUT_OF_RANGE, date_in_range
 from .models import PumpEvent, PumpProfile
 from .templatetags.refill_tags import number
 
@@ -345,6 +346,12 @@ class EventForm(ServiceErrorsMixin, forms.Form):
 
     # From the form to the service -----------------------------------------------------------
 
+    def clean_occurred_date(self):
+        day = self.cleaned_data["occurred_date"]
+        if not date_in_range(day):  # year 1 or 9999 would overflow on the way to UTC
+            raise ValidationError(DATE_OUT_OF_RANGE)
+        return day
+
     def clean(self):
         data = super().clean()
         if self.has_program:
@@ -385,7 +392,7 @@ class EventForm(ServiceErrorsMixin, forms.Form):
             values["program"] = self._program(data)
         occurred_at = None
         day, clock = data.get("occurred_date"), data.get("occurred_time")
-        if isinstance(day, date) and isinstance(clock, time):
+        if isinstance(day, date) and isinstance(clock, time) and date_in_range(day):
             wall = datetime.combine(day, clock.replace(second=0, microsecond=0))
             occurred_at = wall.replace(tzinfo=ZoneInfo(self.zone)).astimezone(UTC)
         return Submission(kind=self.kind, values=values, occurred_at=occurred_at, note=data.get("note") or "")

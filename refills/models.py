@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from patients.models import Patient, User
 
 from . import catalog
+from .events import DATE_OUT_OF_RANGE, date_in_range
 
 
 class PumpProfile(models.Model):
@@ -43,6 +44,12 @@ class PumpProfile(models.Model):
 
     def clean(self):
         errors = {}
+        for name in ("implant_date", "eri_date"):
+            day = getattr(self, name)
+            if isinstance(day, date) and not date_in_range(day):
+                errors[name] = [DATE_OUT_OF_RANGE]
+        if errors:  # the checks below would overflow on year 1 or 9999
+            raise ValidationError(errors)
         if self.implant_date and self.implant_date > timezone.localdate() + timedelta(days=1):
             errors["implant_date"] = [_("The implant date cannot be in the future.")]
         if (

@@ -16,11 +16,17 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
+from . import numbers
 from .forecast import Bolus, DoseProgram, FlexStep, mg_to_mcg_per_ml
 
 MAX_FLEX_STEPS = 13
 # 100 mg a day is some 50 times the largest doses reported: a unit mistake, not a program.
 MAX_DAILY_DOSE_MCG = Decimal(100_000)
+# Below 1 mcg a day is no treatment: a unit mistake (mg typed as mcg the other way round).
+MIN_DAILY_DOSE_MCG = Decimal(1)
+# Five times the highest labelled strength (2000 mcg/mL, catalog.py): anything above is a unit mistake.
+MAX_CONCENTRATION_MCG_PER_ML = Decimal(10_000)
+TOO_STRONG = "At most 10,000 mcg/mL (10 mg/mL). Check the strength and its unit."
 HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
@@ -32,7 +38,9 @@ class ProgramError(ValueError):
         self.errors = errors
 
 
-def _decimal(value, field: str, errors: dict, *, positive=False, non_negative=False) -> Decimal | None:
+def _decimal(
+    value, field: str, errors: dict, *, positive=False, non_negative=False, most: Decimal | None = None
+) -> Decimal | None:
     if isinstance(value, bool) or value is None or value == "":
         errors.setdefault(field, []).append("Enter a number.")
         return None
@@ -43,6 +51,12 @@ def _decimal(value, field: str, errors: dict, *, positive=False, non_negative=Fa
         return None
     if not number.is_finite():
         errors.setdefault(field, []).append("Enter a number.")
+        return None
+    if most is not None and number > most:
+        errors.setdefault(field, []).append(TOO_STRONG)
+        return None
+    if problem := numbers.problem(number):
+        errors.setdefault(field, []).append(problem)
         return None
     if positive and number <= 0:
         errors.setdefault(field, []).append("Must be more than 0.")
@@ -70,11 +84,21 @@ def parse_program(data) -> DoseProgram:
     errors: dict[str, list[str]] = {}
 
     if data.get("concentration_mg_per_ml") not in (None, "") and data.get("concentration_mcg_per_ml") in (None, ""):
-        mg = _decimal(data["concentration_mg_per_ml"], "concentration_mg_per_ml", errors, positive=True)
+        mg = _decimal(
+            data["concentration_mg_per_ml"],
+            "concentration_mg_per_ml",
+            errors,
+            positive=True,
+            most=MAX_CONCENTRATION_MCG_PER_ML / 1000,
+        )
         concentration = mg_to_mcg_per_ml(mg) if mg is not None else None
     else:
         concentration = _decimal(
-            data.get("concentration_mcg_per_ml"), "concentration_mcg_per_ml", errors, positive=True
+            data.get("concentration_mcg_per_ml"),
+            "concentration_mcg_per_ml",
+            errors,
+            positive=True,
+            most=MAX_CONCENTRATION_MCG_PER_ML,
         )
 
     mode = data.get("mode", "simple")
@@ -135,10 +159,12 @@ def parse_program(data) -> DoseProgram:
         else:
             ptm_dose = _decimal(ptm.get("dose_mcg"), "ptm.dose_mcg", errors, positive=True) or Decimal(0)
             raw_max = ptm.get("max_per_day")
-            if isinstance(raw_max, bool) or not str(raw_max).strip().isdigit() or not 1 <= int(str(raw_max)) <= 24:
+            text = str(raw_max).strip()
+            # ASCII digits only: "²".isdigit() is true, and int() of 5,000 digits raises.
+            if isinstance(raw_max, bool) or not re.fullmatch(r"[0-9]{1,2}", text) or not 1 <= int(text) <= 24:
                 errors.setdefault("ptm.max_per_day", []).append("Enter a whole number from 1 to 24.")
             else:
-                ptm_max = int(str(raw_max))
+                ptm_max = int(text)
 
     if errors:
         raise ProgramError(errors)
@@ -150,8 +176,11 @@ def parse_program(data) -> DoseProgram:
         ptm_dose_mcg=ptm_dose,
         ptm_max_per_day=ptm_max,
     )
-    if program.continuous_mcg_per_day + program.bolus_mcg_per_day <= 0:
+    delivered = program.continuous_mcg_per_day + program.bolus_mcg_per_day
+    if delivered <= 0:
         raise ProgramError({"program": ["This program delivers nothing. Check the dose."]})
+    if delivered < MIN_DAILY_DOSE_MCG:
+        raise ProgramError({"program": ["This program gives less than 1 mcg a day. Check the dose and its unit."]})
     if program.daily_dose_mcg_total > MAX_DAILY_DOSE_MCG:
         raise ProgramError({"program": ["This program delivers more than 100 mg a day. Check the units."]})
     return program

@@ -50,10 +50,10 @@ def test_aspirated_at_most_capacity(aspirated, ok):
         assert "aspirated_ml" in errors_of(lambda: refill(aspirated_ml=aspirated))
 
 
-@pytest.mark.parametrize(("concentration", "ok"), [("0.001", True), ("0", False), ("-5", False), ("abc", False)])
+@pytest.mark.parametrize(("concentration", "ok"), [("0.1", True), ("0", False), ("-5", False), ("abc", False)])
 def test_concentration_above_zero(concentration, ok):
-    # A tiny dose, so that the "more than the pump holds every day" rule stays out of it.
-    program = {**SIMPLE, "concentration_mcg_per_ml": concentration, "daily_dose_mcg": "0.001"}
+    # The smallest dose (1 mcg a day), so that the "more than the pump holds every day" rule stays out of it.
+    program = {**SIMPLE, "concentration_mcg_per_ml": concentration, "daily_dose_mcg": "1"}
     if ok:
         assert refill(program=program).program.concentration_mcg_per_ml == Decimal(concentration)
     else:
