@@ -63,7 +63,7 @@ MIDDLEWARE = [
     # Before anything reads the user: the public emergency check answers without the database.
     "ibt_companion.outage.AnonymousDuringOutageMiddleware",
     "patients.middleware.SessionTimeoutMiddleware",
-    "patients.middleware.StaffTwoFactorMiddleware",
+    "patients.middleware.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
