@@ -3,7 +3,6 @@
 Who may see which patient is decided in one place only: patients/access.py.
 """
 
-import zoneinfo
 from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
@@ -14,13 +13,16 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from . import zones
+
 LANGUAGE_CHOICES = [("en", "English"), ("es", "Español"), ("fr", "Français")]
 CHANNEL_CHOICES = ["email", "sms", "inbox"]
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
 def validate_time_zone(value: str) -> None:
-    if value not in zoneinfo.available_timezones():
+    """A zone a person can live in (patients/zones.py): not `localtime`, `Factory` or `Etc/GMT+5`."""
+    if not zones.is_livable(value):
         raise ValidationError(
             _("“%(value)s” is not a known time zone, such as America/Chicago."), params={"value": value}
         )

@@ -1,25 +1,22 @@
 """Forms of the notifications page: the choices, and the code that checks a phone number."""
 
-import zoneinfo
-
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from patients import zones
 from patients.models import CHANNEL_CHOICES, LANGUAGE_CHOICES
 
 from . import phone
 
 CHANNEL_LABELS = [("email", _("E-mail")), ("sms", _("Text message (SMS)")), ("inbox", _("Inbox in this app"))]
-ZONE_REGIONS = ("America", "Europe", "Africa", "Asia", "Atlantic", "Australia", "Indian", "Pacific", "Antarctica")
 
 
 def zone_choices(current: str = "") -> list:
     """Time zones grouped by region, each shown by its city: America → Chicago."""
     groups: dict[str, list] = {}
-    for name in sorted(zoneinfo.available_timezones()):
+    for name in sorted(zones.livable_zones() - {"UTC"}):
         region, _slash, place = name.partition("/")
-        if region in ZONE_REGIONS and place:
-            groups.setdefault(region, []).append((name, place.replace("_", " ").replace("/", " / ")))
+        groups.setdefault(region, []).append((name, place.replace("_", " ").replace("/", " / ")))
     choices = [("", _("Same as the person I look after")), *groups.items(), ("UTC", "UTC")]
     known = {name for items in groups.values() for name, _label in items} | {"UTC"}
     if current and current not in known:
