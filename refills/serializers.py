@@ -92,7 +92,9 @@ class PumpProfileSerializer(serializers.Serializer):
     )
     implant_date = serializers.DateField()
     eri_date = serializers.DateField(required=False, allow_null=True, default=None)
-    end_of_service_date = serializers.DateField(read_only=True)
+    end_of_service_date = serializers.DateField(
+        read_only=True, allow_null=True, help_text="Null when neither an ERI date nor a battery life is known."
+    )
     max_days_in_pump = serializers.IntegerField(required=False, default=catalog.DEFAULT_MAX_DAYS_IN_PUMP)
     catheter_tip_level = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
     risk_markers = serializers.ListField(

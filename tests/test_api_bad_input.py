@@ -63,3 +63,55 @@ def test_deeply_nested_json_from_the_sms_provider_is_a_400(settings):
     )
     assert response.status_code == 400
     assert response.content.decode() == "The body is not a JSON object.\n"
+
+
+# --- ?page= on every paginated list -------------------------------------------------------------
+
+
+def paginated_urls(world) -> list[str]:
+    pk = world.patient.pk
+    return [
+        "/api/v1/patients/",
+        f"/api/v1/patients/{pk}/events/",
+        f"/api/v1/patients/{pk}/checkins/",
+        f"/api/v1/patients/{pk}/reminders/",
+        "/api/v1/queue/",
+    ]
+
+
+@pytest.mark.parametrize("number", ["abc", "1.5", "0", "-1", "", "1e3", "²", "9" * 5000])
+def test_a_page_that_is_not_a_whole_number_is_a_400_naming_page(world, number):
+    from ibt_companion.pagination import NOT_A_PAGE
+    from refills import services
+
+    services.save_profile(
+        patient=world.patient, by=world.staff, values={"model": "synchromed2_20", "implant_date": "2025-01-01"}
+    )
+    client = Client(raise_request_exception=False)
+    client.force_login(world.staff)
+    for url in paginated_urls(world):
+        response = client.get(url, {"page": number})
+        assert response.status_code == 400, (url, response.status_code)
+        assert response.json() == {"errors": {"page": [NOT_A_PAGE]}}, url
+
+
+def test_good_pages_still_work_and_a_page_past_the_end_is_a_404(world):
+    client = Client()
+    client.force_login(world.staff)
+    for url in paginated_urls(world):
+        if "/reminders/" in url:
+            continue  # needs a pump profile; its paging is the same class
+        assert client.get(url, {"page": "1"}).status_code == 200, url
+        assert client.get(url).status_code == 200, url
+        assert client.get(url, {"page": "99"}).status_code == 404, url
+
+
+# --- The OpenAPI schema says what the API returns --------------------------------------------------
+
+
+def test_end_of_service_date_is_declared_nullable(world):
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    profile = schema["components"]["schemas"]["PumpProfile"]["properties"]["end_of_service_date"]
+    assert profile.get("nullable") is True and profile.get("readOnly") is True

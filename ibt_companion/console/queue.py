@@ -39,9 +39,9 @@ from django.views.decorators.http import require_GET, require_POST
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import APIException, NotFound
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
+from ibt_companion.pagination import PageNumberPagination
 from patients import audit
 from patients import queue as queue_services
 from patients.middleware import is_automatic

@@ -253,7 +253,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "ibt_companion.schema.ErrorResponsesAutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "ibt_companion.pagination.PageNumberPagination",  # ?page=abc is a 400
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "ibt_companion.api_errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
