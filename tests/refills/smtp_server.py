@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections import Counter
 from email.parser import BytesParser
 
@@ -35,8 +36,14 @@ class Recorder:
         # Called with the number of messages accepted so far, after recording one and before
         # answering 250: a test can kill the sender exactly while a message is in flight.
         self.on_accept = None
+        # Called with the address at each RCPT, before answering: a test can kill the sender
+        # while a message is on its way, before the server has it.
+        self.on_rcpt = None
+        self.first_seen: dict[str, float] = {}  # Message-ID -> time.monotonic() of its first arrival
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.on_rcpt is not None:
+            self.on_rcpt(address)
         if address in self.refuse:
             with self.lock:
                 self.answers[(address, 550)] += 1
@@ -52,7 +59,9 @@ class Recorder:
                     self.answers[(address, 451)] += 1
                     return "451 4.3.0 Try again later"
             headers = BytesParser().parsebytes(envelope.content, headersonly=True)
-            self.accepted.append((str(headers["Message-ID"]), tuple(envelope.rcpt_tos)))
+            message_id = "".join(str(headers["Message-ID"]).split())  # a long one is folded
+            self.accepted.append((message_id, tuple(envelope.rcpt_tos)))
+            self.first_seen.setdefault(message_id, time.monotonic())
             for address in envelope.rcpt_tos:
                 self.answers[(address, 250)] += 1
             accepted = len(self.accepted)

@@ -252,11 +252,11 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_resends_only_what_was_in_fl
         now = timezone.now()
         rows = due_rows(world.patient, 1000, now, prefix="kill")
         expected = message_ids(rows)
-        claimed = delivery.tick(now)
-        assert sorted(claimed) == sorted(expected)
+        claims = delivery.tick_claims(now)
+        assert sorted(pk for pk, _token in claims) == sorted(expected)
         with broker(private.url()):
-            for pk in claimed:
-                tasks.send_delivery.apply_async((pk,), queue=queue)
+            for pk, token in claims:
+                tasks.send_delivery.apply_async((pk, token), queue=queue)
         assert private.client().llen(queue) == 1000
 
         workers.append(start_worker(queue=queue, broker_url=private.url(), smtp_url=smtp.url, log_path=log_path))
@@ -285,13 +285,15 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_resends_only_what_was_in_fl
 
         # Both ways back must be safe together: Redis redelivers what the dead worker held
         # (here at once, as after the visibility timeout) and the tick reclaims expired leases.
+        # A row a worker took has a lease renewed at the take; one still queued, its claim's.
         held = restore_unacked(private.url())
-        assert delivery.tick(now + delivery.LEASE - timedelta(seconds=1)) == []  # leases still valid
-        reclaimed = delivery.tick(now + delivery.LEASE + timedelta(seconds=1))
-        assert set(reclaimed) == set(sending_at_kill)
+        first_lease, last_lease = min(sending_at_kill.values()), max(sending_at_kill.values())
+        assert delivery.tick(first_lease - delivery.TICK_SLACK - timedelta(seconds=1)) == []  # leases still valid
+        reclaimed = delivery.tick_claims(last_lease + timedelta(seconds=1))
+        assert {pk for pk, _token in reclaimed} == set(sending_at_kill)
         with broker(private.url()):
-            for pk in reclaimed:
-                tasks.send_delivery.apply_async((pk,), queue=queue)
+            for pk, token in reclaimed:
+                tasks.send_delivery.apply_async((pk, token), queue=queue)
 
         workers.append(start_worker(queue=queue, broker_url=private.url(), smtp_url=smtp.url, log_path=log_path))
         started = time.monotonic()
@@ -392,6 +394,108 @@ def test_the_broker_restarting_during_a_tick_loses_no_claim(world, tmp_path):
             stop_worker(worker)
         smtp.stop()
         private.kill()
+
+
+# --- 2b. How soon a stranded alert goes out (issue 10) --------------------------------------
+
+
+def emergency_alerts(world, now: datetime) -> list[int]:
+    """An emergency check-in's alert rows (the caregiver's e-mail, the clinic's alert address),
+    handed to the broker after the commit as symptoms.services does."""
+    from django.db import transaction
+
+    from refills import recipients
+    from symptoms.services import hand_over
+
+    with transaction.atomic():
+        ids = delivery.create_alerts(
+            patient=world.patient,
+            scope=f"faults-{uuid.uuid4().hex[:8]}",
+            kind="alert_emergency",
+            people=[recipients.for_caregiver(world.caregiver, world.patient), recipients.for_clinic(world.clinic)],
+            due_at=now,
+            payload={"observed_at": now.isoformat(), "logged_by_role": "patient", "path": "/"},
+        )
+    hand_over(ids)
+    return ids
+
+
+@pytest.mark.django_db(transaction=True)
+def test_stranded_alerts_reach_the_mail_server_within_90_s_of_a_killed_worker_or_an_emptied_broker(world, tmp_path):
+    """Production leases and the production urgent tick (beat's 15 s, run here by the test): a
+    worker SIGKILLed while it sends an alert, and a broker that restarts empty while it holds
+    another alert's tasks. Each alert reaches the mail server within 90 s of its fault."""
+    world.caregiver.notification_channels = ["email"]
+    world.caregiver.save()
+    private = PrivateRedis(tmp_path / "redis").start()
+    smtp = SmtpServer().start()
+    queue = celery_app.conf.task_default_queue
+    log_path = tmp_path / "worker.log"
+    workers = []
+    try:
+        with broker(private.url()):
+            workers.append(start_worker(queue=queue, broker_url=private.url(), smtp_url=smtp.url, log_path=log_path))
+            killed_at = []
+
+            def kill_while_sending(address):  # at RCPT: the worker dies before the server has the message
+                if not killed_at:
+                    os.killpg(workers[0].pid, signal.SIGKILL)
+                    killed_at.append(time.monotonic())
+
+            smtp.handler.on_rcpt = kill_while_sending
+            first = emergency_alerts(world, timezone.now())
+            wait_until(lambda: killed_at, "the worker to be killed while it sends the first alert")
+            smtp.handler.on_rcpt = None
+            kill_group(workers[0])
+            assert smtp.handler.count() == 0
+            taken = Delivery.objects.filter(pk__in=first, attempts=1, status=Delivery.Status.SENDING)
+            assert taken.exists(), "no alert was being sent at the kill"
+
+            # With no worker running, a second emergency: its tasks wait in the broker, which
+            # then restarts with nothing (no persistence).
+            second = emergency_alerts(world, timezone.now())
+            assert private.client().llen(queue) >= len(second)
+            private.shutdown()
+            private.start()
+            emptied_at = time.monotonic()
+            assert private.client().llen(queue) == 0
+
+            workers.append(start_worker(queue=queue, broker_url=private.url(), smtp_url=smtp.url, log_path=log_path))
+            expected = message_ids(Delivery.objects.filter(pk__in=[*first, *second]))
+            interval = beat_schedule_seconds("refills.tasks.tick_urgent")
+            next_tick = time.monotonic()
+            while set(smtp.handler.first_seen) != set(expected.values()):
+                assert time.monotonic() - killed_at[0] < 120, ("stranded alerts not sent", smtp.handler.first_seen)
+                assert workers[1].poll() is None, "the second worker exited"
+                if time.monotonic() >= next_tick:
+                    tasks.tick_urgent()  # what beat runs every 15 s
+                    next_tick += interval
+                time.sleep(0.1)
+        stop_worker(workers[1])
+
+        seen = smtp.handler.first_seen
+        after_kill = max(seen[expected[pk]] for pk in first) - killed_at[0]
+        after_restart = max(seen[expected[pk]] for pk in second) - emptied_at
+        print(f"stranded alerts: {after_kill:.1f} s after the kill, {after_restart:.1f} s after the broker restart")
+        assert after_kill <= 90 and after_restart <= 90
+        # Neither reached the server before its fault, so each went exactly once.
+        assert max(smtp.handler.message_ids().values()) == 1
+        assert set(Delivery.objects.filter(pk__in=[*first, *second]).values_list("status", flat=True)) == {"sent"}
+    except AssertionError:
+        for worker in workers:
+            stop_worker(worker)
+        print_log(log_path)
+        raise
+    finally:
+        for worker in workers:
+            stop_worker(worker)
+        smtp.stop()
+        private.kill()
+
+
+def beat_schedule_seconds(task: str) -> float:
+    [entry] = [e for e in celery_app.conf.beat_schedule.values() if e["task"] == task]
+    return entry["schedule"]
 
 
 # --- 3. A mail server that refuses for a while, or for good (in-process) --------------------
