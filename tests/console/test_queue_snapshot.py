@@ -15,6 +15,7 @@ from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 
 from ibt_companion.console import snapshot
+from ibt_companion.pagination import NOT_A_PAGE
 from patients import queue as queue_services
 from patients.models import QueueItem
 from tests.console.test_queue import (
@@ -182,9 +183,11 @@ def test_the_api_checks_the_page_it_is_asked_for(world):
     client = client_for(world.staff)
     assert client.get(API + "?page=1").json()["count"] == 3
     assert client.get(API + "?page=last").status_code == 200
-    for page in ("2", "0", "-1", "abc"):
+    past_the_end = client.get(API + "?page=2")
+    assert past_the_end.status_code == 404 and "Invalid page" in past_the_end.json()["errors"]["detail"][0]
+    for page in ("0", "-1", "abc", "1.5"):  # not a page number at all: the request is wrong (issue 10)
         answer = client.get(API + f"?page={page}")
-        assert answer.status_code == 404 and "Invalid page" in answer.json()["errors"]["detail"][0]
+        assert answer.status_code == 400 and answer.json() == {"errors": {"page": [NOT_A_PAGE]}}
 
 
 def test_the_kept_rows_are_kept_apart_by_clinic_state_and_language(world):
