@@ -17,10 +17,10 @@ NOT_A_PAGE = "Give the page as a whole number, 1 or more."
 class PageNumberPagination(pagination.PageNumberPagination):
     def get_page_number(self, request, paginator):
         raw = request.query_params.get(self.page_query_param)
-        if raw is None:
+        if not raw:  # absent or empty, as DRF reads it: the first page
             return 1
         if raw in self.last_page_strings:
-            return raw
+            return paginator.num_pages
         if not PAGE_NUMBER.fullmatch(raw) or int(raw) < 1:
             raise ValidationError({self.page_query_param: [NOT_A_PAGE]})
         return int(raw)

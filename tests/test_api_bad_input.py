@@ -79,7 +79,7 @@ def paginated_urls(world) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("number", ["abc", "1.5", "0", "-1", "", "1e3", "²", "9" * 5000])
+@pytest.mark.parametrize("number", ["abc", "1.5", "0", "-1", " 1", "1e3", "²", "9" * 5000])
 def test_a_page_that_is_not_a_whole_number_is_a_400_naming_page(world, number):
     from ibt_companion.pagination import NOT_A_PAGE
     from refills import services
@@ -102,6 +102,8 @@ def test_good_pages_still_work_and_a_page_past_the_end_is_a_404(world):
         if "/reminders/" in url:
             continue  # needs a pump profile; its paging is the same class
         assert client.get(url, {"page": "1"}).status_code == 200, url
+        assert client.get(url, {"page": "last"}).status_code == 200, url
+        assert client.get(url, {"page": ""}).status_code == 200, url
         assert client.get(url).status_code == 200, url
         assert client.get(url, {"page": "99"}).status_code == 404, url
 
