@@ -11,8 +11,8 @@ killed mid-send, or a broker that restarted empty, leaves the lease to expire an
 hands the row out again (at most one duplicate per send in flight, with the same Message-ID).
 
 How soon (SPEC §5, issue 10): an alert's lease is 45 s and the urgent tick runs every 15 s, so
-a stranded alert is handed out again at most 60 s after it was taken; a reminder's lease is
-90 s and the minute tick runs every 60 s, so at most 150 s (see recovery_bound).
+a stranded alert is handed out again at most 58 s after it was taken or claimed; a reminder's
+lease is 90 s and the minute tick runs every 60 s, so at most 148 s (recovery_bound).
 """
 
 from __future__ import annotations
