@@ -1,6 +1,6 @@
 """refills.reminders.first_step_at: the instant a refill becomes "due soon" (SPEC §7), pure."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -58,3 +58,21 @@ def test_the_first_step_is_the_earliest_planned_one(changes, expected):
 def test_end_of_service_notices_keep_the_reminder_hour_across_a_clock_change(end, hour, zone, expected):
     notices = reminders.end_of_service_notices(end, hour, zone)
     assert {n.kind: n.due_at for n in notices} == expected
+
+
+@pytest.mark.parametrize(
+    ("kind", "due_hours_before_ack", "skipped", "covered"),
+    [
+        ("step_7", 1, False, True),  # acknowledged an hour after it was due
+        ("step_7", 0, False, True),  # the same instant
+        ("step_1", -1, False, False),  # due after the acknowledgement: still goes
+        ("overdue", 1, False, False),  # only a refill ends the overdue messages
+        ("empty", 1, False, False),
+        ("step_14", 1, True, False),  # already stored as skipped: nothing to cover
+    ],
+)
+def test_an_acknowledgement_covers_the_steps_due_by_then(kind, due_hours_before_ack, skipped, covered):
+    ack = DUE - timedelta(days=5)
+    planned = reminders.Planned(kind, "", ack - timedelta(hours=due_hours_before_ack), skipped=skipped)
+    assert reminders.covered_by_acknowledgement(planned, ack) is covered
+    assert reminders.covered_by_acknowledgement(planned, None) is False  # nobody acknowledged
