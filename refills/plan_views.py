@@ -34,6 +34,7 @@ from patients.models import AuditEvent, Patient, User
 
 from . import calendar, recipients, services
 from .delivery import UNSENT
+from .events import DATE_OUT_OF_RANGE, date_in_range
 from .forms import DateInput, ServiceErrorsMixin
 from .models import Acknowledgement, Delivery, RefillCycle
 from .views import _staff_patient
@@ -359,6 +360,12 @@ class AppointmentForm(ServiceErrorsMixin, forms.Form):
     def __init__(self, *args, zone: str, **kwargs):
         super().__init__(*args, **kwargs)
         self.zone = zone
+
+    def clean_date(self):
+        day = self.cleaned_data["date"]
+        if not date_in_range(day):  # year 9999 would overflow on the way to UTC
+            raise forms.ValidationError(DATE_OUT_OF_RANGE)
+        return day
 
     def clean(self):
         data = super().clean()

@@ -294,3 +294,32 @@ def test_form_pump_profile_dates_near_the_ends_of_the_calendar_are_form_errors(p
     assert "Please fix these problems" in response.content.decode()
     assert DATE_OUT_OF_RANGE in response.content.decode()
     assert PumpProfile.objects.get().implant_date == date(2025, 1, 1)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("day", "clock"), [("9999-12-31", "23:30"), ("0001-01-01", "00:00")])
+def test_form_an_appointment_near_the_ends_of_the_calendar_is_a_form_error(world, day, clock):
+    from refills.models import RefillCycle
+    from tests.factories import pump_with_refill
+
+    with time_machine.travel(API_NOW, tick=False):
+        pump_with_refill(world.patient, by=world.staff, at=datetime(2026, 3, 15, 15, 0, tzinfo=UTC))
+        response = staff_client(world).post(f"/patients/{world.patient.pk}/appointment/", {"date": day, "time": clock})
+    assert response.status_code == 200
+    assert DATE_OUT_OF_RANGE in response.content.decode()
+    assert RefillCycle.objects.get(ended_at__isnull=True).appointment_at is None
+
+
+@pytest.mark.django_db
+def test_api_an_appointment_in_year_9999_is_a_400(world):
+    from tests.factories import pump_with_refill
+
+    with time_machine.travel(API_NOW, tick=False):
+        pump_with_refill(world.patient, by=world.staff, at=datetime(2026, 3, 15, 15, 0, tzinfo=UTC))
+        response = staff_client(world).post(
+            f"/api/v1/patients/{world.patient.pk}/appointment/",
+            data=json.dumps({"appointment_at": "9999-12-31T23:30:00-05:00"}),
+            content_type="application/json",
+        )
+    assert response.status_code == 400
+    assert "appointment_at" in response.json()["errors"]
