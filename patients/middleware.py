@@ -27,10 +27,8 @@ LAST_SEEN_RESOLUTION = 30  # seconds
 # page and API, a check-in posted from an open form, the acknowledgement links in reminders. A
 # session that has a password but not yet the code sees them as a signed-out visitor would:
 # guidance without anyone's records. One-tap answer links join this list.
-HELP_PATHS = re.compile(
-    r"^/(?:emergency-check/|api/v1/triage/|r/ack/[^/]+/|api/v1/reminders/ack/[^/]+/)$"
-    r"|^/patients/\d+/checkin/$"
-)
+HELP_PATHS = re.compile(r"^/(?:emergency-check/|api/v1/triage/|r/ack/[^/]+/|api/v1/reminders/ack/[^/]+/)$")
+CHECKIN_POST = re.compile(r"^/patients/\d+/checkin/$")  # the form's GET asks for the code as usual
 # The way through the second step itself, and what carries no one's data.
 SECOND_STEP_PATHS = (
     "/account/2fa/",
@@ -58,7 +56,9 @@ def is_automatic(request) -> bool:
 
 
 def is_help(request) -> bool:
-    return bool(HELP_PATHS.match(request.path))
+    return bool(HELP_PATHS.match(request.path)) or (
+        request.method == "POST" and bool(CHECKIN_POST.match(request.path))
+    )
 
 
 def idle_limit_seconds(staff: bool) -> int:

@@ -465,17 +465,18 @@ def oldest_due_age_seconds(now: datetime) -> float | None:
     return (now - oldest).total_seconds() if oldest else None
 
 
-def claim_now(ids: list[int], now: datetime) -> list[int]:
+def claim_now(ids: list[int], now: datetime) -> list[tuple[int, int]]:
     """Claim specific due rows at once (an emergency alert should not wait for the next tick).
-    Rows another worker or the tick already claimed are left alone."""
+    Rows another worker or the tick already claimed are left alone. Returns (id, attempt count)
+    pairs: the count goes with the send task, as the tick's claims do (see `take`)."""
     with transaction.atomic():
         mine = list(
             Delivery.objects.select_for_update(skip_locked=True)
             .filter(pk__in=ids, status__in=UNSENT, next_attempt_at__lte=now)
-            .values_list("pk", flat=True)
+            .values_list("pk", "attempts")
         )
         if mine:
-            Delivery.objects.filter(pk__in=mine).update(
+            Delivery.objects.filter(pk__in=[pk for pk, _attempts in mine]).update(
                 status=Delivery.Status.SENDING, lease_expires_at=now + URGENT_LEASE
             )
     return mine

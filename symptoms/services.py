@@ -432,11 +432,11 @@ def hand_over(ids: list[int]) -> None:
     try:
         with send_delivery.app.connection_for_write() as connection:
             connection.ensure_connection(max_retries=0)
-            for pk in claimed:
-                send_delivery.apply_async(args=[pk], connection=connection, retry=False)
+            for pk, token in claimed:
+                send_delivery.apply_async(args=[pk, token], connection=connection, retry=False)
                 handed += 1
     except Exception:  # any broker failure: the rows wait in the database for the tick
-        waiting = claimed[handed:]
+        waiting = [pk for pk, _token in claimed[handed:]]
         log.warning("broker unavailable: %d check-in alert(s) wait for the tick", len(waiting), exc_info=True)
         Delivery.objects.filter(pk__in=waiting, status=Delivery.Status.SENDING).update(
             status=Delivery.Status.PENDING,

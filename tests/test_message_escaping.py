@@ -164,8 +164,8 @@ def test_the_clinics_emergency_email_over_smtp(hostile, settings, sms_file):
             setattr(settings, name, value)
         at = T0 + timedelta(days=10)
         recorded = checkins.record_checkin(patient=hostile, by=hostile.user, symptoms=["seizure"], now=at)
-        for pk in delivery.claim_now(recorded.alert_ids, at):
-            delivery.deliver(pk, at)
+        for pk, token in delivery.claim_now(recorded.alert_ids, at):
+            delivery.deliver(pk, at, token=token)
     received = {message["To"]: parts(message) for message in handler.contents}
     assert set(received) == {hostile.clinic.alert_email, "carer@hostile.example"}
     for body in received.values():

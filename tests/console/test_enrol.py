@@ -722,4 +722,4 @@ def test_beat_runs_the_housekeeping_every_hour(db):
 
     entry = app.conf.beat_schedule["housekeeping"]
     assert entry["task"] == housekeeping.name == "patients.tasks.housekeeping" and entry["schedule"] == 3600.0
-    assert housekeeping.apply().get() == {"enrolment_drafts": 0}
+    assert housekeeping.apply().get() == {"enrolment_drafts": 0, "api_tokens": 0}

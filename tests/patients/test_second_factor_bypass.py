@@ -294,6 +294,9 @@ def test_a_check_in_posted_from_a_half_verified_session_shows_its_guidance_and_s
     assert response.status_code == 200
     assert b"911" in response.content and world.patient.full_name.encode() not in response.content
     assert CheckIn.objects.count() == before
+    # The form itself, which shows the patient's name, asks for the code first.
+    form = half_verified.get(f"/patients/{world.patient.pk}/checkin/")
+    assert form.status_code == 302 and form["Location"].startswith("/account/2fa/verify/")
 
 
 def test_the_reminder_acknowledgement_link_never_asks_for_the_code(world, half_verified):

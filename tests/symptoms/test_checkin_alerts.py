@@ -182,6 +182,8 @@ def test_after_the_commit_each_alert_is_claimed_and_queued(pump, django_capture_
     ):
         recorded = record(pump, pump.patient_user, ["seizure"], now=None)
     assert sorted(call.kwargs["args"][0] for call in queued.call_args_list) == sorted(recorded.alert_ids)
+    # Each task carries the attempt count of its claim, so an older copy of it sends nothing.
+    assert {call.kwargs["args"][1] for call in queued.call_args_list} == {0}
     assert set(Delivery.objects.filter(pk__in=recorded.alert_ids).values_list("status", flat=True)) == {"sending"}
 
 
