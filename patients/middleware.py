@@ -56,9 +56,7 @@ def is_automatic(request) -> bool:
 
 
 def is_help(request) -> bool:
-    return bool(HELP_PATHS.match(request.path)) or (
-        request.method == "POST" and bool(CHECKIN_POST.match(request.path))
-    )
+    return bool(HELP_PATHS.match(request.path)) or (request.method == "POST" and bool(CHECKIN_POST.match(request.path)))
 
 
 def idle_limit_seconds(staff: bool) -> int:
