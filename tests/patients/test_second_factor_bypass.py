@@ -97,6 +97,7 @@ def test_a_password_alone_cannot_enrol_a_staff_member_who_has_no_device(world):
         assert response.status_code == 302 and "/account/2fa/needed/" in response["Location"], url
     needed = client.get("/account/2fa/needed/")
     assert needed.status_code == 200 and b"set-up link" in needed.content
+    assert b"Triage queue" not in needed.content and b"API tokens" not in needed.content  # the header too
     assert client.post("/account/2fa/recovery/").status_code == 302
     assert not StaticDevice.objects.filter(user=world.staff).exists()
 
