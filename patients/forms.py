@@ -2,6 +2,7 @@ from django import forms
 from django.contrib.auth import authenticate, password_validation
 from django.utils.translation import gettext_lazy as _
 
+from . import two_factor
 from .models import CHANNEL_CHOICES, Clinic, Invitation, Patient, User, validate_opening_hours
 from .rules import validate_reminder_steps
 
@@ -31,10 +32,19 @@ class AcceptInvitationForm(forms.Form):
         self.invitation = invitation
         self.existing_user = existing_user
         self.request = request
+        self.device = None  # the second factor that took the code, for the session
+        self.standing = two_factor.standing(existing_user) if existing_user is not None else two_factor.NOBODY
         if existing_user is not None:
             del self.fields["password2"]
             self.fields["password1"].label = _("Your current password")
             self.fields["password1"].widget.attrs["autocomplete"] = "current-password"
+        if self.standing.has_device:
+            # Whoever has a second factor passes it here too (SPEC §10): a password alone links nothing.
+            self.fields["code"] = forms.CharField(
+                label=_("Code from your authenticator app (or a recovery code)"),
+                max_length=20,
+                widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+            )
 
     def clean(self):
         data = super().clean()
@@ -47,6 +57,21 @@ class AcceptInvitationForm(forms.Form):
             user = authenticate(self.request, username=self.existing_user.email, password=password)
             if user is None or user.pk != self.existing_user.pk:
                 self.add_error("password1", _("That password is not right."))
+            elif self.standing.staff and not self.standing.has_device:
+                self.add_error(
+                    None,
+                    _(
+                        "Set up two-step log-in first (ask your clinic admin for a set-up link), then open this link"
+                        " again."
+                    ),
+                )
+            elif self.standing.has_device and data.get("code"):
+                checked = two_factor.check_code(self.existing_user, data["code"], ip=two_factor.client_ip(self.request))
+                self.device = checked.device
+                if checked.locked:
+                    self.add_error("code", two_factor.TOO_MANY_CODES)
+                elif checked.device is None:
+                    self.add_error("code", _("That code is not right, or was used already. Try the newest code."))
             return data
         if password != data.get("password2"):
             self.add_error("password2", _("The two passwords are not the same."))

@@ -209,6 +209,15 @@ class Patient(models.Model):
     def __str__(self):
         return f"Patient #{self.pk}"
 
+    def clean(self):
+        # Someone to call in an emergency is no use without a name and a number.
+        contacts = self.emergency_contacts
+        if not isinstance(contacts, list) or not all(
+            isinstance(c, dict) and str(c.get("name") or "").strip() and str(c.get("phone") or "").strip()
+            for c in contacts
+        ):
+            raise ValidationError({"emergency_contacts": _("Give each emergency contact a name and a phone number.")})
+
     @property
     def is_active(self) -> bool:
         return self.status == self.Status.ACTIVE
@@ -432,3 +441,19 @@ class SecondFactorEnrolment(models.Model):
     @property
     def is_pending(self) -> bool:
         return self.used_at is None and self.revoked_at is None and timezone.now() < self.expires_at
+
+
+class SecondFactorFailure(models.Model):
+    """A wrong second-factor code (patients/two_factor.py writes these). The rule in
+    two_factor.code_tries_left bounds the lock: a few tries per person and address, then a wait
+    that tries during it do not extend, so a password thief cannot lock the owner out for good."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    ip_address = models.CharField(max_length=45, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "at"], name="second_factor_failure_user")]
+
+    def __str__(self):
+        return f"Wrong code for {self.user} from {self.ip_address} at {self.at:%Y-%m-%d %H:%M:%S}"

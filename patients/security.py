@@ -7,10 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.template.loader import render_to_string
+from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from . import api_tokens, audit, two_factor
@@ -31,8 +33,12 @@ def _send(user: User, template: str, context: dict) -> None:
 
 
 def record_setup(user: User, *, by_link: bool = False) -> None:
-    audit.record(user, AuditEvent.Action.UPDATE, "second_factor_setup_link" if by_link else "second_factor_setup")
-    transaction.on_commit(lambda: _send(user, "second_factor_changed", {"change": "on"}))
+    """After a new device is confirmed: API tokens made before it (perhaps with a stolen password
+    alone) end, the change is audited, and the person is told."""
+    with transaction.atomic():
+        api_tokens.end_all(user.pk, what="second_factor_setup")
+        audit.record(user, AuditEvent.Action.UPDATE, "second_factor_setup_link" if by_link else "second_factor_setup")
+        transaction.on_commit(lambda: _send(user, "second_factor_changed", {"change": "on"}))
 
 
 def turn_off(user: User) -> None:
@@ -43,7 +49,11 @@ def turn_off(user: User) -> None:
 
 
 def send_enrolment_link(*, user: User, by: User | None, clinic: Clinic | None) -> str:
-    """A new one-time set-up link, e-mailed to the person; returns it (for the management command)."""
+    """A new one-time set-up link, e-mailed to the person; returns it (for the management command).
+    Only for someone with no second factor: a lost one is reset first."""
+    if two_factor.has_two_factor(user):
+        message = _("%(email)s already has two-step log-in. If they lost their phone, reset it instead.")
+        raise ValidationError(message % {"email": user.email})
     with transaction.atomic():
         enrolment = two_factor.issue_enrolment(user=user, by=by)
         url = two_factor.enrolment_url(enrolment)

@@ -36,10 +36,15 @@ class TokenRequestSerializer(serializers.Serializer):
         has_second_factor = two_factor.has_two_factor(user)
         if two_factor.required_for(user) and not has_second_factor:
             raise serializers.ValidationError({"otp": ["Set up two-step log-in in the web app first."]})
-        if has_second_factor and not two_factor.verify_for_token(user, data.get("otp", "")):
-            raise serializers.ValidationError(
-                {"otp": ["Type the code from your authenticator app, or one of your recovery codes."]}
-            )
+        if has_second_factor:
+            checked = two_factor.verify_for_token(self.context["request"], user, data.get("otp", ""))
+            if checked.locked:
+                wait = two_factor.CODE_WINDOW.total_seconds()
+                raise exceptions.Throttled(wait=wait, detail=str(two_factor.TOO_MANY_CODES))
+            if checked.device is None:
+                raise serializers.ValidationError(
+                    {"otp": ["Type the code from your authenticator app, or one of your recovery codes."]}
+                )
         data["user"] = user
         return data
 
@@ -73,6 +78,16 @@ class EmergencyContactSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=150)
     phone = serializers.CharField(max_length=32)
     relation = serializers.CharField(max_length=60, required=False, allow_blank=True, default="")
+
+    def to_internal_value(self, data):
+        # A PATCH is partial, and DRF hands that down to nested serializers, which would then skip
+        # their required fields: a contact always needs its name and phone.
+        value = super().to_internal_value(data)
+        missing = {f: ["This field is required."] for f in ("name", "phone") if not value.get(f)}
+        if missing:
+            raise serializers.ValidationError(missing)
+        value.setdefault("relation", "")
+        return value
 
 
 class PatientSerializer(serializers.ModelSerializer):

@@ -19,13 +19,15 @@ import segno
 from django.conf import settings
 from django.core import signing
 from django.db import connection, transaction
+from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from django_otp import login as otp_login
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from .models import ClinicMembership, SecondFactorEnrolment, User
+from .models import ClinicMembership, SecondFactorEnrolment, SecondFactorFailure, User
 
 RECOVERY_CODES = 10
 TOTP_NAME = "Authenticator app"
@@ -133,6 +135,33 @@ def new_recovery_codes(user: User) -> list[str]:
 
 # --- Checking a code -----------------------------------------------------------------------------
 
+# Wrong codes: a few per person and address, more in all, within CODE_WINDOW; then a wait. Tries
+# during the wait are not counted, so it ends CODE_WINDOW after the tries that caused it at the
+# latest: someone who has the password can slow the owner down, never lock them out for good.
+# (django-otp's own throttle doubles without end, so it is off: OTP_*_THROTTLE_FACTOR = 0.)
+CODE_WINDOW = timedelta(minutes=15)
+CODE_TRIES_PER_ADDRESS = 5
+CODE_TRIES_IN_ALL = 20
+TOO_MANY_CODES = gettext_lazy(
+    "Too many wrong codes. Wait 15 minutes, then try again. If these tries were not yours, change your password."
+)
+
+
+def is_locked(wrong_from_address: int, wrong_in_all: int) -> bool:
+    return wrong_from_address >= CODE_TRIES_PER_ADDRESS or wrong_in_all >= CODE_TRIES_IN_ALL
+
+
+@dataclass(frozen=True)
+class Checked:
+    device: object | None  # the device that took the code; None for a wrong code or a wait
+    locked: bool = False  # too many wrong codes: nothing was checked
+
+
+def client_ip(request) -> str:
+    from axes.helpers import get_client_ip_address  # the address django-axes counts log-ins by
+
+    return (get_client_ip_address(request) or "") if request is not None else ""
+
 
 def _digits(code: str) -> str:
     return (code or "").strip().replace(" ", "").replace("-", "")
@@ -142,30 +171,40 @@ def _devices(user: User):
     return (*TOTPDevice.objects.filter(user=user, confirmed=True), *StaticDevice.objects.filter(user=user))
 
 
-def check_code(user: User, code: str):
-    """The device that accepts this code (an app code, or a recovery code, used up), or None.
-    django-otp slows down repeated wrong codes on each device."""
+def _matching_device(user: User, code: str):
     code = _digits(code)
     if not code.isdigit():
         return None
-    for device in _devices(user):
-        if device.verify_is_allowed()[0] and device.verify_token(code):
-            return device
-    return None
+    return next((device for device in _devices(user) if device.verify_token(code)), None)
 
 
-def verify(request, code: str) -> bool:
-    """A code from the app, or a recovery code (used up). Marks the session verified."""
-    device = check_code(request.user, code)
-    if device is None:
-        return False
-    otp_login(request, device)
-    return True
+def check_code(user: User, code: str, *, ip: str = "") -> Checked:
+    """An app code, or a recovery code (used up), within the limit on wrong codes."""
+    since = timezone.now() - CODE_WINDOW
+    wrong = SecondFactorFailure.objects.filter(user=user, at__gt=since).aggregate(
+        in_all=Count("pk"), from_address=Count("pk", filter=Q(ip_address=ip))
+    )
+    if is_locked(wrong["from_address"], wrong["in_all"]):
+        return Checked(None, locked=True)
+    device = _matching_device(user, code)
+    if device is not None:
+        SecondFactorFailure.objects.filter(user=user, ip_address=ip).delete()  # as django-axes does
+        return Checked(device)
+    SecondFactorFailure.objects.create(user=user, ip_address=ip)
+    return Checked(None, locked=is_locked(wrong["from_address"] + 1, wrong["in_all"] + 1))
 
 
-def verify_for_token(user: User, code: str) -> bool:
+def verify(request, code: str) -> Checked:
+    """Check the signed-in person's code; a right one marks the session verified."""
+    checked = check_code(request.user, code, ip=client_ip(request))
+    if checked.device is not None:
+        otp_login(request, checked.device)
+    return checked
+
+
+def verify_for_token(request, user: User, code: str) -> Checked:
     """For the API token endpoint: the same check without a session."""
-    return check_code(user, code) is not None
+    return check_code(user, code, ip=client_ip(request))
 
 
 def turn_off(user: User) -> None:
@@ -200,7 +239,9 @@ def load_enrolment(token: str, user) -> SecondFactorEnrolment | None:
     if not getattr(user, "is_authenticated", False) or payload.get("u") != user.pk:
         return None
     enrolment = SecondFactorEnrolment.objects.filter(pk=payload.get("s"), user=user).first()
-    return enrolment if enrolment is not None and enrolment.is_pending else None
+    if enrolment is None or not enrolment.is_pending or has_two_factor(user):
+        return None  # a device is replaced only from a verified session (or after a reset)
+    return enrolment
 
 
 def issue_enrolment(*, user: User, by: User | None, now=None) -> SecondFactorEnrolment:

@@ -8,6 +8,7 @@ import base64
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
@@ -131,9 +132,13 @@ def verify(request):
         return redirect("two-factor-needed")
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if two_factor.verify(request, form.cleaned_data["code"]):
+        checked = two_factor.verify(request, form.cleaned_data["code"])
+        if checked.device is not None:
             return redirect(_next(request))
-        form.add_error("code", _("That code is not right, or was used already. Try the newest code."))
+        if checked.locked:
+            form.add_error("code", two_factor.TOO_MANY_CODES)
+        else:
+            form.add_error("code", _("That code is not right, or was used already. Try the newest code."))
     return render(request, "patients/two_factor/verify.html", {"form": form, "next": _next(request)})
 
 
@@ -179,11 +184,15 @@ def _member(request, clinic_id, user_id) -> ClinicMembership:
 @require_POST
 def send_staff_link(request, clinic_id, user_id):
     member = _member(request, clinic_id, user_id)
-    security.send_enrolment_link(user=member.user, by=request.user, clinic=member.clinic)
-    messages.success(
-        request,
-        _("We e-mailed a set-up link to %(email)s. It works once, for 24 hours.") % {"email": member.user.email},
-    )
+    try:
+        security.send_enrolment_link(user=member.user, by=request.user, clinic=member.clinic)
+    except ValidationError as error:
+        messages.error(request, error.messages[0])
+    else:
+        messages.success(
+            request,
+            _("We e-mailed a set-up link to %(email)s. It works once, for 24 hours.") % {"email": member.user.email},
+        )
     return redirect("clinic-staff", clinic_id=clinic_id)
 
 

@@ -12,6 +12,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
+from django_otp import login as otp_login
 
 from . import audit, permissions, services
 from .access import (
@@ -228,6 +229,8 @@ def invitation_accept(request, token):
                 status=409 if conflict else 410,
             )
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        if form.device is not None:
+            otp_login(request, form.device)  # the code was typed on this page
         messages.success(
             request,
             _("Welcome. You can now see %(name)s's pump and reminders.") % {"name": invitation.patient.full_name}

@@ -289,7 +289,7 @@ def checkin_history(request, patient_id):
 # --- The public checker --------------------------------------------------------------------------
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])  # HEAD: an uptime check must see the page up
 def emergency_check(request):
     """ "Is this an emergency?": the triage with no log-in and no pump data. Saves nothing."""
     number = settings.DEFAULT_EMERGENCY_NUMBER

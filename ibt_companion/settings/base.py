@@ -174,6 +174,10 @@ SESSION_COOKIE_SAMESITE = "Lax"
 
 # Two-step log-in (TOTP) for clinic staff; the app names itself in authenticator apps.
 OTP_TOTP_ISSUER = "IBT Companion"
+# django-otp's own throttle doubles the wait after every wrong code without end, so a password
+# thief could lock the owner out for good; patients.two_factor bounds the wait instead.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
 
 # Shown on the log-in page and public pages, where no clinic is known yet.
 DEFAULT_EMERGENCY_NUMBER = env.str("DEFAULT_EMERGENCY_NUMBER", default="911")

@@ -2,6 +2,7 @@
 admin gets theirs (after that, admins send links from the clinic's staff page). Run it on the
 server; whoever can run it can already reach the database."""
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from patients import security
@@ -18,4 +19,7 @@ class Command(BaseCommand):
         user = User.objects.filter(email__iexact=email.strip()).first()
         if user is None:
             raise CommandError(f"No account has the e-mail {email}.")
-        self.stdout.write(security.send_enrolment_link(user=user, by=None, clinic=None))
+        try:
+            self.stdout.write(security.send_enrolment_link(user=user, by=None, clinic=None))
+        except ValidationError as error:
+            raise CommandError(error.messages[0]) from None
