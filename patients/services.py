@@ -13,7 +13,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from . import api_tokens, audit
+from . import api_tokens, audit, two_factor
 from .emails import render_text
 from .invitations import make_token
 from .models import (
@@ -227,8 +227,13 @@ def open_queue_item(*, patient: Patient, kind: str, tier: int, source: str = "",
 
 def housekeeping(now=None) -> dict[str, int]:
     """Hourly (patients.tasks.housekeeping): delete enrolment drafts past their 12 hours, which
-    hold patients' details, sessions that have expired, and API tokens past their time."""
+    hold patients' details, sessions that have expired, API tokens past their time, and wrong
+    second-factor codes that no longer count."""
     now = now or timezone.now()
     drafts, _ = EnrolmentDraft.objects.filter(started_at__lt=now - EnrolmentDraft.MAX_AGE).delete()
     import_module(settings.SESSION_ENGINE).SessionStore.clear_expired()
-    return {"enrolment_drafts": drafts, "api_tokens": api_tokens.delete_ended(now)}
+    return {
+        "enrolment_drafts": drafts,
+        "api_tokens": api_tokens.delete_ended(now),
+        "wrong_codes": two_factor.forget_old_failures(now),
+    }

@@ -194,6 +194,12 @@ def check_code(user: User, code: str, *, ip: str = "") -> Checked:
     return Checked(None, locked=is_locked(wrong["from_address"] + 1, wrong["in_all"] + 1))
 
 
+def forget_old_failures(now) -> int:
+    """Delete wrong codes that no longer count (the hourly housekeeping)."""
+    deleted, _ = SecondFactorFailure.objects.filter(at__lte=now - CODE_WINDOW).delete()
+    return deleted
+
+
 def verify(request, code: str) -> Checked:
     """Check the signed-in person's code; a right one marks the session verified."""
     checked = check_code(request.user, code, ip=client_ip(request))

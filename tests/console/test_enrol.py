@@ -711,7 +711,7 @@ def test_the_hourly_housekeeping_deletes_drafts_nobody_came_back_to(world, staff
     frozen.shift(timedelta(hours=11))
     young = start(client_for(world.staff))  # (the first session has ended by now)
     frozen.shift(timedelta(hours=1, minutes=1))
-    assert patient_services.housekeeping() == {"enrolment_drafts": 1, "api_tokens": 0}
+    assert patient_services.housekeeping() == {"enrolment_drafts": 1, "api_tokens": 0, "wrong_codes": 0}
     assert set(EnrolmentDraft.objects.values_list("pk", flat=True)) == {young}
     assert old != young
 
@@ -722,4 +722,4 @@ def test_beat_runs_the_housekeeping_every_hour(db):
 
     entry = app.conf.beat_schedule["housekeeping"]
     assert entry["task"] == housekeeping.name == "patients.tasks.housekeeping" and entry["schedule"] == 3600.0
-    assert housekeeping.apply().get() == {"enrolment_drafts": 0, "api_tokens": 0}
+    assert housekeeping.apply().get() == {"enrolment_drafts": 0, "api_tokens": 0, "wrong_codes": 0}

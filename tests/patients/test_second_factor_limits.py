@@ -102,6 +102,20 @@ def test_the_token_endpoint_counts_wrong_codes_and_answers_429(world):
         assert api.post("/api/v1/auth/token/", {**body, "otp": code(device)}).status_code == 200
 
 
+def test_housekeeping_forgets_wrong_codes_that_no_longer_count(world):
+    from patients.models import SecondFactorFailure
+    from patients.services import housekeeping
+
+    with_device(world.patient_user)
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        two_factor.check_code(world.patient_user, wrong_code(world.patient_user), ip="203.0.113.9")
+    with time_machine.travel(start + timedelta(minutes=10), tick=False):
+        two_factor.check_code(world.patient_user, wrong_code(world.patient_user), ip="203.0.113.9")
+    assert housekeeping(start + timedelta(minutes=16))["wrong_codes"] == 1
+    assert SecondFactorFailure.objects.count() == 1
+
+
 def test_the_limit_is_a_plain_rule():
     assert not two_factor.is_locked(4, 19)
     assert two_factor.is_locked(5, 5) and two_factor.is_locked(0, 20)
