@@ -41,6 +41,10 @@ class TokenRequestSerializer(serializers.Serializer):
             if checked.locked:
                 wait = two_factor.CODE_WINDOW.total_seconds()
                 raise exceptions.Throttled(wait=wait, detail=str(two_factor.TOO_MANY_CODES))
+            if checked.missing:
+                raise serializers.ValidationError(
+                    {"otp": ["This account has two-step log-in: send the code from the authenticator app."]}
+                )
             if checked.device is None:
                 raise serializers.ValidationError(
                     {"otp": ["Type the code from your authenticator app, or one of your recovery codes."]}

@@ -148,19 +148,24 @@ TOO_MANY_CODES = gettext_lazy(
 
 
 def is_locked(wrong_from_address: int, wrong_in_all: int) -> bool:
-    return wrong_from_address >= CODE_TRIES_PER_ADDRESS or wrong_in_all >= CODE_TRIES_IN_ALL
+    """Pure. The limit in all holds only addresses that have tried and failed, so tries spread
+    over many addresses cannot keep the owner, typing the right code elsewhere, out."""
+    if wrong_from_address >= CODE_TRIES_PER_ADDRESS:
+        return True
+    return wrong_in_all >= CODE_TRIES_IN_ALL and wrong_from_address > 0
 
 
 @dataclass(frozen=True)
 class Checked:
     device: object | None  # the device that took the code; None for a wrong code or a wait
     locked: bool = False  # too many wrong codes: nothing was checked
+    missing: bool = False  # no code at all: asked for, not counted
 
 
 def client_ip(request) -> str:
-    from axes.helpers import get_client_ip_address  # the address django-axes counts log-ins by
+    from .throttling import client_ip as address  # the address django-axes counts log-ins by
 
-    return (get_client_ip_address(request) or "") if request is not None else ""
+    return address(request) if request is not None else ""
 
 
 def _digits(code: str) -> str:
@@ -179,18 +184,23 @@ def _matching_device(user: User, code: str):
 
 
 def check_code(user: User, code: str, *, ip: str = "") -> Checked:
-    """An app code, or a recovery code (used up), within the limit on wrong codes."""
-    since = timezone.now() - CODE_WINDOW
-    wrong = SecondFactorFailure.objects.filter(user=user, at__gt=since).aggregate(
-        in_all=Count("pk"), from_address=Count("pk", filter=Q(ip_address=ip))
-    )
-    if is_locked(wrong["from_address"], wrong["in_all"]):
-        return Checked(None, locked=True)
-    device = _matching_device(user, code)
-    if device is not None:
-        SecondFactorFailure.objects.filter(user=user, ip_address=ip).delete()  # as django-axes does
-        return Checked(device)
-    SecondFactorFailure.objects.create(user=user, ip_address=ip)
+    """An app code, or a recovery code (used up), within the limit on wrong codes. The person's
+    row is locked while counting, so tries sent at the same moment are counted one by one."""
+    if not _digits(code):
+        return Checked(None, missing=True)
+    with transaction.atomic():
+        User.objects.select_for_update().filter(pk=user.pk).first()
+        since = timezone.now() - CODE_WINDOW
+        wrong = SecondFactorFailure.objects.filter(user=user, at__gt=since).aggregate(
+            in_all=Count("pk"), from_address=Count("pk", filter=Q(ip_address=ip))
+        )
+        if is_locked(wrong["from_address"], wrong["in_all"]):
+            return Checked(None, locked=True)
+        device = _matching_device(user, code)
+        if device is not None:
+            SecondFactorFailure.objects.filter(user=user, ip_address=ip).delete()  # as django-axes does
+            return Checked(device)
+        SecondFactorFailure.objects.create(user=user, ip_address=ip)
     return Checked(None, locked=is_locked(wrong["from_address"] + 1, wrong["in_all"] + 1))
 
 

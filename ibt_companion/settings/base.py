@@ -154,7 +154,10 @@ AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_USERNAME_CALLABLE = "patients.throttling.axes_username"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
+# How many trusted proxies stand in front of the app (each appends to X-Forwarded-For): the
+# address every throttle counts by (patients.throttling.client_ip). 0: the socket's address.
+PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "patients.throttling.client_ip"
 AXES_VERBOSE = False
 
 # Sessions: idle limits per role (minutes), and 12 hours in all.
