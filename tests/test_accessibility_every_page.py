@@ -13,6 +13,7 @@ Runs against a live server in another thread, hence a transactional database.
 """
 
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -21,12 +22,12 @@ from django.core.management import call_command
 from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from patients import invitations, two_factor
 from patients.models import CaregiverLink, Clinic, Invitation, Patient, QueueItem, User
 from refills import acks
-from refills.models import InboxMessage, RefillCycle
+from refills.models import Acknowledgement, InboxMessage, RefillCycle
 from symptoms.models import CheckIn
 from tests import access_policy as policy
 from tests.browser_fixtures import assert_accessible, log_in
@@ -222,3 +223,79 @@ def test_every_page_for_every_role_passes_axe_at_phone_width(browser, live_serve
         context.close()
     print(f"checked {checked} pages")
     assert problems == [], "\n".join(problems)
+
+
+# --- keyboard only ------------------------------------------------------------------------------
+
+FOCUSED = """() => {
+  const e = document.activeElement;
+  if (!e || e === document.body) return null;
+  const s = getComputedStyle(e);
+  return {
+    what: `${e.tagName.toLowerCase()}${e.id ? "#" + e.id : ""} ${(e.innerText || e.value || "").slice(0, 40)}`,
+    visible: (s.outlineStyle !== "none" && parseFloat(s.outlineWidth) > 0) || s.boxShadow !== "none",
+  };
+}"""
+
+
+def tab_to(page: Page, selector: str, *, limit: int = 150) -> list[str]:
+    """Press Tab until the focus is on `selector`; every stop on the way must show its focus.
+    Returns what was focused, in order."""
+    stops = []
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(FOCUSED)
+        assert focused is not None, f"Tab left the page before reaching {selector} (after {stops})"
+        assert focused["visible"], f"no visible focus on {focused['what']}"
+        stops.append(focused["what"])
+        if page.evaluate("s => document.activeElement.matches(s)", selector):
+            return stops
+    raise AssertionError(f"{selector} not reached with Tab in {limit} presses: {stops}")
+
+
+def test_a_patient_checks_in_with_the_keyboard_alone(browser, live_server):
+    call_command("seed_demo", stdout=io.StringIO())
+    pat = Patient.objects.get(user__email="pat@riverside.example")
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    log_in(page, live_server.url, *LOGINS[policy.PATIENT])
+    page.goto(f"{live_server.url}/patients/{pat.pk}/checkin/")
+
+    for code in ("itching", "tingling"):
+        box = f'input[name="symptoms"][value="{code}"]'
+        tab_to(page, box)
+        page.keyboard.press("Space")
+        expect(page.locator(box)).to_be_checked()
+    # The temperature, its unit and the note are on the way to the button, and can be passed by.
+    stops = tab_to(page, 'form button[type="submit"]')
+    assert any("Temperature" in s or s.startswith("input#id_temperature") for s in stops), stops
+    page.keyboard.press("Enter")
+
+    page.wait_for_url(re.compile(r"/checkins/\d+/$"))
+    checkin = CheckIn.objects.get(patient=pat)
+    assert sorted(checkin.symptoms) == ["itching", "tingling"]
+    assert page.url == f"{live_server.url}/checkins/{checkin.pk}/"
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    # The call link of the guidance is reached from the top of the page with Tab alone.
+    page.locator("body").focus()
+    tab_to(page, "a.call-now")
+    assert page.evaluate("document.activeElement.getAttribute('href')").startswith("tel:")
+    context.close()
+
+
+def test_a_caregiver_acknowledges_a_reminder_with_the_keyboard_alone(browser, live_server):
+    call_command("seed_demo", stdout=io.StringIO())
+    pat = Patient.objects.get(user__email="pat@riverside.example")
+    casey = User.objects.get(email="casey@riverside.example")
+    cycle = RefillCycle.objects.get(patient=pat, ended_at__isnull=True)
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    page.goto(live_server.url + "/r/ack/" + acks.make_token(cycle, f"user:{casey.pk}") + "/")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Pump refill due")
+
+    tab_to(page, 'main button[type="submit"]')
+    page.keyboard.press("Enter")
+
+    expect(page.get_by_role("heading", level=1, name="Thank you")).to_be_visible()
+    assert Acknowledgement.objects.filter(cycle=cycle, recipient=f"user:{casey.pk}").count() == 1
+    context.close()
