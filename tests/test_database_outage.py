@@ -419,3 +419,60 @@ def test_a_real_postgres_outage_and_recovery(app_server):
     assert api.request("GET", "/api/v1/patients/").status == 200
     assert json.loads(Browser(port).request("GET", "/healthz").text)["database"]["ok"] is True
     assert Browser(port).log_in("outage@example.org", "a long password 1").status == 302
+
+
+def count_rows(cluster, sql: str) -> int:
+    psql = [str(PG_BIN / "psql"), "-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres", "-At", "-d", "ibt"]
+    return int(subprocess.run(as_postgres([*psql, "-c", sql]), check=True, capture_output=True, text=True).stdout)
+
+
+OUTAGE_SECONDS = 30
+
+
+def test_thirty_seconds_without_the_database_leave_nothing_half_written(app_server):
+    """Issue 11's fault suite: the database stops for 30 s while a patient keeps posting
+    check-ins and changing contacts. Every write answers 503 (the emergency check still answers),
+    nothing of them is in the database afterwards, and the same session and token work again."""
+    cluster, port = app_server
+    make_patient = (
+        "from patients.models import User; from tests.factories import PatientFactory; "
+        "p = PatientFactory(user=User.objects.get(email='outage@example.org'), email='outage@example.org'); "
+        "print(p.pk)"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "ibt_outage_settings",
+        "PYTHONPATH": f"{cluster.folder}{os.pathsep}{REPO}",
+        "DATABASE_URL": cluster.url("ibt"),
+    }
+    made = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", make_patient], cwd=REPO, env=env, check=True, capture_output=True
+    )
+    patient_id = int(made.stdout.decode().split()[-1])
+    issued = Browser(port).request(
+        "POST", "/api/v1/auth/token/", data={"email": "outage@example.org", "password": "a long password 1"}
+    )
+    api = Browser(port, token=json.loads(issued.text)["token"])
+    checkins = f"/api/v1/patients/{patient_id}/checkins/"
+    assert api.request("POST", checkins, data={"symptoms": ["itching"]}).status == 201
+    before = count_rows(cluster, "SELECT count(*) FROM symptoms_checkin")
+    contacts = count_rows(cluster, "SELECT count(*) FROM patients_patient WHERE phone = '+1 555 0177'")
+
+    cluster.stop()
+    stopped_at = time.monotonic()
+    answers = []
+    while time.monotonic() - stopped_at < OUTAGE_SECONDS:
+        answers.append(api.request("POST", checkins, data={"symptoms": ["seizure"]}).status)
+        answers.append(api.request("PATCH", f"/api/v1/patients/{patient_id}/", data={"phone": "+1 555 0177"}).status)
+        answers.append(Browser(port).emergency_check().status)
+        time.sleep(1)
+    cluster.start()
+
+    assert len(answers) >= 30
+    assert set(answers[0::3]) == {503} and set(answers[1::3]) == {503}, answers
+    assert set(answers[2::3]) == {200}, answers
+    assert count_rows(cluster, "SELECT count(*) FROM symptoms_checkin") == before
+    assert count_rows(cluster, "SELECT count(*) FROM patients_patient WHERE phone = '+1 555 0177'") == contacts
+    # All works again, with the same token.
+    assert api.request("POST", checkins, data={"symptoms": ["itching"]}).status == 201
+    assert count_rows(cluster, "SELECT count(*) FROM symptoms_checkin") == before + 1
