@@ -5,7 +5,7 @@ VENV := .venv
 # Holds the sha256 of pyproject.toml it was installed from; .ci/test.sh reads it too.
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint venv
+.PHONY: run test lint venv fuzz
 
 venv: $(STAMP)
 
@@ -19,6 +19,12 @@ run: venv
 
 test:
 	bash .ci/test.sh
+
+# The schema fuzz test, long (the suite runs 10 examples per operation, role and mode).
+FUZZ_EXAMPLES ?= 200
+fuzz: venv
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) DJANGO_SETTINGS_MODULE=ibt_companion.settings.test \
+		$(VENV)/bin/python -m pytest -p no:cacheprovider tests/test_api_fuzz.py
 
 lint: venv
 	$(VENV)/bin/ruff check .
