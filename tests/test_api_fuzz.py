@@ -11,6 +11,7 @@ more. Valid requests are mostly aimed at the world's real patients, so that acce
 writes run, not only 404s.
 """
 
+import copy
 import os
 
 import pytest
@@ -23,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
 from patients import api_tokens
@@ -124,3 +126,31 @@ def can_be_made_invalid(operation: dict) -> bool:
         or parameter.get("schema", {}).get("format")
         for parameter in operation.get("parameters", [])
     )
+
+
+def test_an_answer_the_schema_does_not_declare_fails_the_checks(world, same_connection):
+    """The checks above can fail: the outsider's 404 for another clinic's patient passes as
+    declared, and fails once 404 is taken out of the operation's declared answers. And the
+    roles' tokens do log in (else every answer would be a declared 401)."""
+    from ibt_companion.wsgi import application
+
+    schema = schemathesis.openapi.from_dict(RAW_SCHEMA)
+    schema.app = application
+    own = schema["/api/v1/patients/{patient_id}/"]["GET"].Case(path_parameters={"patient_id": world.patient.pk})
+    for role in ("patient", "caregiver", "staff"):
+        assert own.call_and_validate(headers=headers_for(role, world), checks=CHECKS).status_code == 200, role
+
+    headers = headers_for("other_clinic_staff", world)
+    raw = copy.deepcopy(RAW_SCHEMA)
+    del raw["paths"]["/api/v1/patients/{patient_id}/"]["get"]["responses"]["404"]
+    for loaded, declared in (
+        (schemathesis.openapi.from_dict(RAW_SCHEMA), True),
+        (schemathesis.openapi.from_dict(raw), False),
+    ):
+        loaded.app = application
+        case = loaded["/api/v1/patients/{patient_id}/"]["GET"].Case(path_parameters={"patient_id": world.patient.pk})
+        if declared:
+            assert case.call_and_validate(headers=headers, checks=CHECKS).status_code == 404
+        else:
+            with pytest.raises(FailureGroup, match="404"):
+                case.call_and_validate(headers=headers, checks=CHECKS)
