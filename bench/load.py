@@ -24,11 +24,12 @@ bench/bare_app.py with the production settings except the SSL redirect. The load
 plain Python (threads, http.client), traffic to 127.0.0.1 only, so it shares the two cores
 with the server: the rates are a floor of what the server alone would do.
 
-    .venv/bin/python bench/load.py                                  # about 4 minutes
-    LOAD_SECONDS=10 LOAD_SAT_SECONDS=2 LOAD_PATIENTS=300 LOAD_CHECKINS=1500 \\
+    .venv/bin/python bench/load.py                                  # about 3.5 minutes
+    LOAD_SECONDS=10 LOAD_SAT_SECONDS=1 LOAD_PATIENTS=300 LOAD_CHECKINS=1500 \\
         .venv/bin/python bench/load.py                              # a ~20 s trial (plus set-up)
 
 Other knobs: LOAD_USERS, LOAD_SAT_CONNECTIONS, LOAD_REDIS_URL (default redis://127.0.0.1:6379/4).
+Figures and the machine they came from: docs/performance.md.
 """
 
 from __future__ import annotations
