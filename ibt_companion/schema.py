@@ -26,6 +26,8 @@ DESCRIPTIONS = {
     "403": "Not allowed: finish two-step log-in first, or this change is not yours to make.",
     "404": "Not found, or not yours to see.",
     "409": "This change does not fit the record as it stands.",
+    "413": "The request body is too large.",
+    "415": "The request body is not in a form this operation reads (send JSON).",
     "429": "Too many tries. Wait, then try again.",
 }
 RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait before trying again."}}
@@ -45,6 +47,8 @@ class ErrorResponsesAutoSchema(AutoSchema):
         codes = set()
         if self._has_body() or self._has_query_parameters():
             codes.add("400")
+        if self._has_body():
+            codes |= {"413", "415"}  # a body over the upload limit; a content type no parser reads
         if self.view.get_authenticators():
             codes |= {"401", "403"}
         if self._path_parameters() or (self._is_list_view() and self._get_paginator()):

@@ -59,6 +59,8 @@ def expected_errors(method: str, path: str, operation: dict) -> set[str]:
     codes = set(EXTRA_ERRORS.get(f"{method.upper()} {path}", set()))
     if "requestBody" in operation or any(p["in"] == "query" for p in parameters):
         codes.add("400")
+    if "requestBody" in operation:
+        codes |= {"413", "415"}
     if any(requirement for requirement in operation.get("security", [])):  # {} alone: no log-in at all
         codes |= {"401", "403"}
     if any(p["in"] == "path" for p in parameters) or any(p["name"] == "page" for p in parameters):
