@@ -88,7 +88,7 @@ def _key(cycle_or_scope, kind: str, occasion: str, recipient: str, channel: str)
     return f"{scope}:{kind}:{occasion}:{recipient}:{channel}"
 
 
-def _create(
+def _rows(
     *,
     patient,
     cycle,
@@ -100,33 +100,61 @@ def _create(
     payload=None,
     scope=None,
     only_keys: set[str] | None = None,
-):
-    """One row per channel of the recipient, unless it exists. With `only_keys`, a key not in it
-    is stored as skipped (covered by an acknowledgement): planned, never sent."""
+) -> list[Delivery]:
+    """One unsaved row per channel of the recipient. With `only_keys`, a key not in it is
+    stored as skipped (covered by an acknowledgement): planned, never sent."""
     rows = []
     for channel in recipient.channels:
         key = _key(scope or cycle, kind, occasion, recipient.key, channel)
         covered = only_keys is not None and key not in only_keys
-        row, created = Delivery.objects.get_or_create(
-            key=key,
-            defaults={
-                "patient": patient,
-                "cycle": cycle,
-                "kind": kind,
-                "occasion": occasion,
-                "recipient": recipient.key,
-                "recipient_user": recipient.user,
-                "channel": channel,
-                "due_at": due_at,
-                "next_attempt_at": due_at,
-                "status": Delivery.Status.SKIPPED if covered else status,
-                "last_error": COVERED if covered else "",
-                "payload": payload or {},
-            },
+        rows.append(
+            Delivery(
+                key=key,
+                patient=patient,
+                cycle=cycle,
+                kind=kind,
+                occasion=occasion,
+                recipient=recipient.key,
+                recipient_user=recipient.user,
+                channel=channel,
+                due_at=due_at,
+                next_attempt_at=due_at,
+                status=Delivery.Status.SKIPPED if covered else status,
+                last_error=COVERED if covered else "",
+                payload=payload or {},
+            )
         )
-        if created:
-            rows.append(row)
     return rows
+
+
+def _store(rows: list[Delivery]) -> list[Delivery]:
+    """Save the rows whose key is not stored yet, in one statement; return the ones saved. A
+    key is one message to one person on one channel, so a row planned twice is kept once."""
+    if not rows:
+        return []
+    stored = set(Delivery.objects.filter(key__in=[row.key for row in rows]).values_list("key", flat=True))
+    new = []
+    for row in rows:
+        if row.key not in stored:
+            stored.add(row.key)
+            new.append(row)
+    try:
+        with transaction.atomic():
+            return Delivery.objects.bulk_create(new)
+    except IntegrityError:  # another transaction stored one of the keys meanwhile
+        saved = []
+        for row in new:
+            fields = {f.attname: getattr(row, f.attname) for f in Delivery._meta.concrete_fields if not f.primary_key}
+            fields.pop("key")
+            made, created = Delivery.objects.get_or_create(key=row.key, defaults=fields)
+            if created:
+                saved.append(made)
+        return saved
+
+
+def _create(**kwargs) -> list[Delivery]:
+    """One row per channel of the recipient, unless it exists (see `_rows`)."""
+    return _store(_rows(**kwargs))
 
 
 # --- Planning ---------------------------------------------------------------------------
@@ -155,6 +183,7 @@ def plan_cycle(cycle: RefillCycle, patient: Patient, now: datetime, *, old_due: 
     RefillCycle.objects.filter(pk=cycle.pk).update(first_step_at=cycle.first_step_at)
     acknowledged_until = latest_acknowledgement(cycle)
     people = recipients.people(patient)
+    planned_rows: list[Delivery] = []
     for planned in reminders.plan(facts, now):
         if acknowledged_until is not None and planned.kind in ACK_CANCELS:
             continue
@@ -164,7 +193,7 @@ def plan_cycle(cycle: RefillCycle, patient: Patient, now: datetime, *, old_due: 
         # covers it: then nobody gets it again, on any channel (issue 10).
         covered = reminders.covered_by_acknowledgement(planned, acknowledged_until)
         for person in people:
-            _create(
+            planned_rows += _rows(
                 patient=patient,
                 cycle=cycle,
                 kind=planned.kind,
@@ -174,7 +203,7 @@ def plan_cycle(cycle: RefillCycle, patient: Patient, now: datetime, *, old_due: 
                 status=status,
                 only_keys=waiting if covered else None,
             )
-    _create(
+    planned_rows += _rows(
         patient=patient,
         cycle=cycle,
         kind="overdue_clinic",
@@ -182,6 +211,7 @@ def plan_cycle(cycle: RefillCycle, patient: Patient, now: datetime, *, old_due: 
         recipient=recipients.for_clinic(patient.clinic),
         due_at=cycle.refill_due_at,
     )
+    _store(planned_rows)
     if (
         reminders.date_moved_earlier(old_due, cycle.refill_due_at)
         and Delivery.objects.filter(cycle=cycle, kind__startswith="step_", status=Delivery.Status.SENT).exists()
