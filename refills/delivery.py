@@ -10,6 +10,11 @@ broker redelivery, a second claim of a row whose task was lost) never send toget
 killed mid-send, or a broker that restarted empty, leaves the lease to expire and a later tick
 hands the row out again (at most one duplicate per send in flight, with the same Message-ID).
 
+Overdue cycles the same way: each open cycle stores when the tick next has overdue work for it
+(`next_overdue_at`, indexed): its refill date, then each reminder hour on the patient's clock (or
+the empty date, if sooner). The tick takes only the cycles whose time has come, so its cost grows
+with what is due this minute, never with how many refills are overdue.
+
 How soon (SPEC §5, issue 10): an alert's lease is 45 s and the urgent tick runs every 15 s, so
 a stranded alert is handed out again at most 58 s after it was taken or claimed; a reminder's
 lease is 90 s and the minute tick runs every 60 s, so at most 148 s (recovery_bound).
@@ -19,9 +24,10 @@ from __future__ import annotations
 
 import logging
 import random
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Max, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -30,7 +36,7 @@ from patients import services as patient_services
 from patients.models import Patient, QueueItem
 
 from . import channels, content, recipients, reminders
-from .forecast import latest_at_hour_before
+from .forecast import first_at_hour_after, latest_at_hour_before
 from .models import Acknowledgement, Delivery, RefillCycle
 
 log = logging.getLogger(__name__)
@@ -50,6 +56,8 @@ MAX_ATTEMPTS = 8
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_CAP = timedelta(hours=1)
 BATCH = 5000  # rows claimed per tick (each becomes one send task)
+OVERDUE_BATCH = 5000  # overdue cycles taken per tick (at most one repeat row per person and channel each)
+POISON_RETRY = timedelta(hours=1)  # an overdue cycle whose work raised is tried again this much later
 UNSENT = (Delivery.Status.PENDING, Delivery.Status.FAILED)
 ACK_CANCELS = tuple(f"step_{days}" for days in sorted(reminders.ACK_CANCELS, reverse=True))  # step_14, step_3
 COVERED = "covered by an acknowledgement"
@@ -127,23 +135,29 @@ def _rows(
     return rows
 
 
-def _store(rows: list[Delivery]) -> list[Delivery]:
+def _store(rows: list[Delivery], *, new: bool = False) -> list[Delivery]:
     """Save the rows whose key is not stored yet, in one statement; return the ones saved. A
-    key is one message to one person on one channel, so a row planned twice is kept once."""
-    if not rows:
-        return []
-    stored = set(Delivery.objects.filter(key__in=[row.key for row in rows]).values_list("key", flat=True))
-    new = []
+    key is one message to one person on one channel, so a row planned twice is kept once.
+    `new`: the rows belong to a cycle inserted in this transaction, whose keys nobody else can
+    have stored: nothing to look up."""
+    stored = (
+        set() if new else set(Delivery.objects.filter(key__in=[row.key for row in rows]).values_list("key", flat=True))
+    )
+    unsaved = []
     for row in rows:
         if row.key not in stored:
             stored.add(row.key)
-            new.append(row)
+            unsaved.append(row)
+    if not unsaved:
+        return []
+    if new:
+        return Delivery.objects.bulk_create(unsaved)
     try:
         with transaction.atomic():
-            return Delivery.objects.bulk_create(new)
+            return Delivery.objects.bulk_create(unsaved)
     except IntegrityError:  # another transaction stored one of the keys meanwhile
         saved = []
-        for row in new:
+        for row in unsaved:
             fields = {f.attname: getattr(row, f.attname) for f in Delivery._meta.concrete_fields if not f.primary_key}
             fields.pop("key")
             made, created = Delivery.objects.get_or_create(key=row.key, defaults=fields)
@@ -160,17 +174,22 @@ def _create(**kwargs) -> list[Delivery]:
 # --- Planning ---------------------------------------------------------------------------
 
 
-def plan_cycle(cycle: RefillCycle, patient: Patient, now: datetime, *, old_due: datetime | None = None) -> None:
+def plan_cycle(
+    cycle: RefillCycle, patient: Patient, now: datetime, *, old_due: datetime | None = None, new: bool = False
+) -> None:
     """Replace the unsent plan of a cycle with one made from its current forecast. Call inside
-    the transaction that stored the forecast."""
+    the transaction that stored the forecast. `new`: the cycle was inserted in this transaction,
+    so it has no rows and no acknowledgement yet (nothing to look up or replace)."""
     unsent = Delivery.objects.filter(cycle=cycle, status__in=UNSENT, kind__in=PLAN_KINDS)
-    waiting = set(unsent.values_list("key", flat=True))  # planned before: a retry keeps its turn
+    # Planned before: a retry keeps its turn.
+    waiting = set() if new else set(unsent.values_list("key", flat=True))
     if cycle.ended_at is not None or cycle.refill_due_at is None or not patient.is_active:
         unsent.update(status=Delivery.Status.SKIPPED, last_error="plan ended")
-        cycle.first_step_at = None
-        RefillCycle.objects.filter(pk=cycle.pk).update(first_step_at=None)
+        cycle.first_step_at = cycle.next_overdue_at = None
+        RefillCycle.objects.filter(pk=cycle.pk).update(first_step_at=None, next_overdue_at=None)
         return
-    unsent.delete()
+    if waiting:
+        unsent.delete()
     facts = reminders.CycleFacts(
         refill_due_at=cycle.refill_due_at,
         empty_at=cycle.empty_at,
@@ -180,8 +199,13 @@ def plan_cycle(cycle: RefillCycle, patient: Patient, now: datetime, *, old_due: 
         steps=tuple(patient.clinic.reminder_steps or reminders.DEFAULT_STEPS),
     )
     cycle.first_step_at = reminders.first_step_at(facts)
-    RefillCycle.objects.filter(pk=cycle.pk).update(first_step_at=cycle.first_step_at)
-    acknowledged_until = latest_acknowledgement(cycle)
+    # The tick looks at the cycle again from its refill date: an overdue one at its next tick,
+    # which makes again what this re-plan removed (today's repeat, to whoever hears now).
+    cycle.next_overdue_at = cycle.refill_due_at
+    RefillCycle.objects.filter(pk=cycle.pk).update(
+        first_step_at=cycle.first_step_at, next_overdue_at=cycle.next_overdue_at
+    )
+    acknowledged_until = None if new else latest_acknowledgement(cycle)
     people = recipients.people(patient)
     planned_rows: list[Delivery] = []
     for planned in reminders.plan(facts, now):
@@ -211,7 +235,7 @@ def plan_cycle(cycle: RefillCycle, patient: Patient, now: datetime, *, old_due: 
         recipient=recipients.for_clinic(patient.clinic),
         due_at=cycle.refill_due_at,
     )
-    _store(planned_rows)
+    _store(planned_rows, new=new)
     if (
         reminders.date_moved_earlier(old_due, cycle.refill_due_at)
         and Delivery.objects.filter(cycle=cycle, kind__startswith="step_", status=Delivery.Status.SENT).exists()
@@ -311,45 +335,109 @@ def urgent_tick_claims(now: datetime, *, batch: int = BATCH) -> list[tuple[int, 
         return _claim(now, batch, urgent_only=True)
 
 
-def _open_overdue(now: datetime) -> None:
-    overdue = (
-        RefillCycle.objects.filter(ended_at__isnull=True, refill_due_at__lte=now)
+@dataclass
+class _OverdueWork:
+    cycle: RefillCycle
+    items: list[dict]  # queue items to open (patients.services.open_queue_items)
+    rows: list[Delivery]  # the daily repeat, one row per person and channel (unsaved)
+    next_at: datetime  # the cycle's next_overdue_at after this tick
+
+
+def _open_overdue(now: datetime, batch: int = OVERDUE_BATCH) -> int:
+    """The overdue work of the open cycles whose `next_overdue_at` has come, and of no other:
+    the overdue queue item (opened again if staff resolved it while the refill is still not
+    recorded), the predicted-empty item once empty_at has passed, and the daily repeat to each
+    person at the latest reminder hour on the patient's clock; then each cycle's time moves on
+    to the next moment it can have work. Cycles locked by a change in progress are left to the
+    next tick (that change plans them again anyway). Returns how many cycles it took."""
+    cycles = list(
+        RefillCycle.objects.select_for_update(skip_locked=True, no_key=True, of=("self", "patient"))
         .select_related("patient__clinic", "patient__user")
-        .filter(patient__status=Patient.Status.ACTIVE)
+        .filter(ended_at__isnull=True, next_overdue_at__isnull=False, next_overdue_at__lte=now)
+        .order_by("next_overdue_at")[:batch]
     )
-    for cycle in overdue:
-        # Each cycle in its own savepoint: one that raises must not stop every reminder.
+    if not cycles:
+        return 0
+    # A cycle with no plan (no forecast, a patient not active) has nothing to do until a re-plan
+    # sets its time again.
+    moves: dict[int, datetime | None] = {cycle.pk: None for cycle in cycles}
+    live = [c for c in cycles if c.refill_due_at is not None and c.patient.is_active]
+    people = recipients.people_of(cycle.patient for cycle in live)
+    work = []
+    for cycle in live:
         try:
-            with transaction.atomic():
-                _open_overdue_cycle(cycle, now)
-        except IntegrityError:  # a second scheduler opened the same item first; it is done
-            log.warning("overdue cycle %s: opened by a concurrent tick", cycle.pk)
-        except Exception:  # a poison cycle (e.g. an unreadable zone): skip it, log it
-            log.exception("overdue cycle %s skipped in this tick", cycle.pk)
+            each = _overdue_work(cycle, people[cycle.patient_id], now)
+        except Exception:  # a poison cycle (e.g. an unreadable zone): skip it, log it, try later
+            moves[cycle.pk] = _poison(cycle, now)
+            continue
+        work.append(each)
+        moves[cycle.pk] = each.next_at
+    try:
+        with transaction.atomic():
+            _store_overdue(work, now)
+    except Exception:  # one of them cannot be stored: each in its own savepoint, to find it
+        log.warning("overdue work of %s cycles stored one cycle at a time", len(work), exc_info=True)
+        for each in work:
+            try:
+                with transaction.atomic():
+                    _store_overdue([each], now)
+            except Exception:
+                moves[each.cycle.pk] = _poison(each.cycle, now)
+    _move_overdue(moves)
+    return len(cycles)
 
 
-def _open_overdue_cycle(cycle: RefillCycle, now: datetime) -> None:
+def _poison(cycle: RefillCycle, now: datetime) -> datetime:
+    """Log a cycle whose overdue work raised (with the traceback) and say when to try again: not
+    every minute, nor never (the cause may be mended)."""
+    retry = now + POISON_RETRY
+    log.exception("overdue cycle %s skipped in this tick; tried again at %s", cycle.pk, retry.isoformat())
+    return retry
+
+
+def _overdue_work(cycle: RefillCycle, people: list[recipients.Recipient], now: datetime) -> _OverdueWork:
+    """What the tick does for one cycle at `now` (nothing stored yet), and when it next can have
+    something to do: the next reminder hour after now on the patient's clock, or empty_at if
+    that comes first."""
     patient = cycle.patient
-    patient_services.open_queue_item(
-        patient=patient, kind="overdue", tier=QueueItem.Tier.OVERDUE, source=f"cycle:{cycle.pk}", now=now
-    )
+    hour, zone = patient.clinic.reminder_hour, patient.time_zone
+    if cycle.refill_due_at > now:  # not overdue (yet): its time was set before a re-plan moved the date
+        return _OverdueWork(cycle, [], [], cycle.refill_due_at)
+    source = f"cycle:{cycle.pk}"
+    items = [{"patient": patient, "kind": "overdue", "tier": QueueItem.Tier.OVERDUE, "source": source}]
     if cycle.empty_at is not None and cycle.empty_at <= now:
-        patient_services.open_queue_item(
-            patient=patient, kind="predicted_empty", tier=QueueItem.Tier.DEVICE, source=f"cycle:{cycle.pk}", now=now
-        )
+        items.append({"patient": patient, "kind": "predicted_empty", "tier": QueueItem.Tier.DEVICE, "source": source})
     # The daily repeat is the latest reminder hour on the patient's clock at or before now (not
     # the first one after now - 24 h, which on a 23-hour DST day is yesterday's, an hour late).
-    repeat_at = latest_at_hour_before(now, patient.clinic.reminder_hour, patient.time_zone)
+    repeat_at = latest_at_hour_before(now, hour, zone)
+    rows: list[Delivery] = []
     if cycle.refill_due_at < repeat_at:
-        for person in recipients.people(patient):
-            _create(
-                patient=patient,
-                cycle=cycle,
-                kind="overdue",
-                occasion=reminders.local_date(repeat_at, patient.time_zone),
-                recipient=person,
-                due_at=repeat_at,
+        occasion = reminders.local_date(repeat_at, zone)
+        for person in people:
+            rows += _rows(
+                patient=patient, cycle=cycle, kind="overdue", occasion=occasion, recipient=person, due_at=repeat_at
             )
+    next_at = first_at_hour_after(now, hour, zone)
+    if cycle.empty_at is not None and now < cycle.empty_at < next_at:
+        next_at = cycle.empty_at
+    return _OverdueWork(cycle, items, rows, next_at)
+
+
+def _store_overdue(work: list[_OverdueWork], now: datetime) -> None:
+    """The queue items and repeat rows of these cycles, in one look-up and one INSERT each."""
+    patient_services.open_queue_items([item for each in work for item in each.items], now=now)
+    _store([row for each in work for row in each.rows])
+
+
+def _move_overdue(moves: dict[int, datetime | None]) -> None:
+    """Each cycle's next_overdue_at, in one statement."""
+    table = RefillCycle._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS c SET next_overdue_at = m.at "  # noqa: S608 (the model's own table name)
+            "FROM unnest(%s::bigint[], %s::timestamptz[]) AS m(id, at) WHERE c.id = m.id",
+            [list(moves), list(moves.values())],
+        )
 
 
 def _collapse(now: datetime) -> None:

@@ -199,7 +199,7 @@ def record_event(
         result = recompute(patient, now=now)
         if kind == PumpEvent.Kind.PUMP_REPLACED:
             delivery.plan_end_of_service(patient, end_of_service_at(patient, profile), now)
-        event.refresh_from_db()
+        event.refresh_from_db(fields=DERIVED_FIELDS)  # what the replay stored; keeps recorded_by
         outcome = next((o for o in result.outcomes if o.key == (corrects.pk if corrects else event.pk)), None)
         return Recorded(event=event, outcome=outcome, forecast=forecast(result.inputs) if result.inputs else None)
 
@@ -239,6 +239,9 @@ def _preview(patient, profile, event, originals, chain_events, corrects, now) ->
     result = forecast(replayed.inputs) if replayed.inputs and event.kind != PumpEvent.Kind.EXPLANTED else None
     event.pk = None
     return Recorded(event=event, outcome=outcome, forecast=result)
+
+
+DERIVED_FIELDS = ["expected_volume_ml", "volume_ml", "discrepancy", "warnings"]
 
 
 def recompute(patient: Patient, *, now: datetime | None = None) -> chain.Replay:
@@ -299,8 +302,9 @@ def _sync_cycles(patient: Patient, originals: list[PumpEvent], replayed: chain.R
             RefillCycle.objects.filter(patient=patient, ended_at__isnull=True).exclude(started_by=fill).update(
                 ended_at=fill.occurred_at
             )
+        new = cycle.pk is None
         cycle.save()
-        delivery.plan_cycle(cycle, patient, now, old_due=old_due)
+        delivery.plan_cycle(cycle, patient, now, old_due=old_due, new=new)
 
 
 def _store_forecast(cycle: RefillCycle, result: Forecast | None, now: datetime) -> None:
