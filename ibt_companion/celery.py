@@ -4,11 +4,15 @@ import os
 
 from celery import Celery
 
+from .worker_steps import SchedulerWatch
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ibt_companion.settings.local")
 
 app = Celery("ibt_companion")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Each worker checks that beat still ticks and e-mails OPERATIONS_EMAIL when it does not.
+app.steps["worker"].add(SchedulerWatch)
 
 app.conf.beat_schedule = {
     "scheduler-heartbeat": {"task": "patients.tasks.heartbeat", "schedule": 60.0},

@@ -321,10 +321,13 @@ class AuditEvent(models.Model):
 
 
 class SchedulerHeartbeat(models.Model):
-    """The last instant each periodic job ran; /healthz reads it."""
+    """The last instant each periodic job ran; /healthz reads it. On the "beat" row, the workers
+    also keep the scheduler alarm (patients/scheduler_watch.py): set while it is open."""
 
     name = models.CharField(max_length=60, unique=True)
     last_tick_at = models.DateTimeField()
+    stalled_since = models.DateTimeField(null=True, blank=True, help_text="The last tick before the stall.")
+    alarm_sent_at = models.DateTimeField(null=True, blank=True, help_text="When the latest notice went out.")
 
     def __str__(self):
         return f"{self.name} at {self.last_tick_at}"

@@ -3,8 +3,10 @@ late and re-queued if the worker dies (acks_late, reject_on_worker_lost: see set
 send task carries its claim's token, so an older copy of it sends nothing (delivery.take)."""
 
 from celery import shared_task
+from django.db import transaction
 from django.utils import timezone
 
+from patients import scheduler_watch
 from patients import services as patient_services
 
 from . import delivery
@@ -16,6 +18,9 @@ def tick():
     claims = delivery.tick_claims(now)  # committed: a broker failure below leaves leased rows, not lost ones
     hand_out(claims)
     patient_services.record_heartbeat("tick", now)  # only once the work is handed over
+    # The external heartbeat (SCHEDULER_HEARTBEAT_URL), once the tick's writes are committed;
+    # it never raises, so a monitor that is down cannot fail the tick.
+    transaction.on_commit(scheduler_watch.ping_heartbeat_url)
     return len(claims)
 
 

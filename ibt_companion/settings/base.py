@@ -242,6 +242,16 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The scheduler is considered stale when its last tick is older than this.
 SCHEDULER_TICK_MAX_AGE_SECONDS = 5 * 60
+# The dead man's switch (patients/scheduler_watch.py): every worker checks the scheduler's last
+# tick this often, and when it is stale e-mails OPERATIONS_EMAIL (empty: nobody, and the workers
+# do not check), then again every SCHEDULER_ALARM_REPEAT_SECONDS, and once when it ticks again.
+OPERATIONS_EMAIL = env.str("OPERATIONS_EMAIL", default="")
+SCHEDULER_WATCH_INTERVAL_SECONDS = env.float("SCHEDULER_WATCH_INTERVAL_SECONDS", default=60.0)
+SCHEDULER_ALARM_REPEAT_SECONDS = 60 * 60
+# Each minute tick also fetches this URL (a healthchecks.io-style check; empty: off), so a
+# monitor outside the app notices when the pings stop. A failed ping never fails the tick.
+SCHEDULER_HEARTBEAT_URL = env.str("SCHEDULER_HEARTBEAT_URL", default="")
+SCHEDULER_HEARTBEAT_TIMEOUT_SECONDS = 5.0
 
 # --- REST API ---------------------------------------------------------------------------
 # No request of ours comes near this (Django's default is 2.5 MB); over it, the API answers 413.
