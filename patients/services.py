@@ -225,6 +225,44 @@ def open_queue_item(*, patient: Patient, kind: str, tier: int, source: str = "",
         return QueueItem.objects.get(dedupe_key=key, resolved_at__isnull=True)
 
 
+def open_queue_items(items, *, now=None) -> None:
+    """`open_queue_item` for many items at once (each a dict of its arguments: patient, kind,
+    tier, source, optional key): one look-up of the keys already open and one INSERT of the
+    others. Should another transaction open one of them meanwhile, each is opened in turn."""
+    now = now or timezone.now()
+    wanted = {}
+    for item in items:
+        key = item.get("key") or f"{item['kind']}:{item['patient'].pk}:{item.get('source', '')}"
+        wanted.setdefault(key, item)
+    if not wanted:
+        return
+    already = set(
+        QueueItem.objects.filter(dedupe_key__in=list(wanted), resolved_at__isnull=True).values_list(
+            "dedupe_key", flat=True
+        )
+    )
+    new = {key: item for key, item in wanted.items() if key not in already}
+    if not new:
+        return
+    try:
+        with transaction.atomic():
+            QueueItem.objects.bulk_create(
+                QueueItem(
+                    patient=item["patient"],
+                    clinic_id=item["patient"].clinic_id,
+                    kind=item["kind"],
+                    tier=item["tier"],
+                    source=item.get("source", ""),
+                    dedupe_key=key,
+                    opened_at=now,
+                )
+                for key, item in new.items()
+            )
+    except IntegrityError:  # one was opened meanwhile: open the rest one by one
+        for key, item in new.items():
+            open_queue_item(**{**item, "key": key}, now=now)
+
+
 def housekeeping(now=None) -> dict[str, int]:
     """Hourly (patients.tasks.housekeeping): delete enrolment drafts past their 12 hours, which
     hold patients' details, sessions that have expired, API tokens past their time, and wrong

@@ -241,6 +241,19 @@ def latest_at_hour_before(deadline: datetime, hour: int, zone_name: str) -> date
     raise AssertionError("no reminder hour within three days")  # pragma: no cover
 
 
+def first_at_hour_after(after: datetime, hour: int, zone_name: str) -> datetime:
+    """The first instant at `hour`:00 local time that is strictly after `after`: the reminder
+    hour of the next day on the wall clock, whatever length (23, 24 or 25 hours) that day has.
+    The counterpart of `latest_at_hour_before`: at that instant, it returns this one."""
+    zone = ZoneInfo(zone_name)
+    local_day = after.astimezone(zone).date()
+    for ahead in range(3):
+        candidate = at_local_hour(local_day + timedelta(days=ahead), hour, zone)
+        if candidate > after:
+            return candidate
+    raise AssertionError("no reminder hour within three days")  # pragma: no cover
+
+
 def _start_of_local_day(day_: date, zone_name: str) -> datetime:
     zone = ZoneInfo(zone_name)
     return at_local_hour(day_, 0, zone)

@@ -149,6 +149,10 @@ class RefillCycle(models.Model):
     # The first reminder step's instant (refills.reminders.first_step_at), set with the plan: the
     # refill is "due soon" from then on, even when nobody can be reminded.
     first_step_at = models.DateTimeField(null=True, blank=True)
+    # When the minute tick next looks at this cycle for the overdue work (queue items, the daily
+    # repeat, predicted empty): refill_due_at when planned, then the next reminder hour or
+    # empty_at; null while there is no plan. The tick reads only the cycles due by this column.
+    next_overdue_at = models.DateTimeField(null=True, blank=True)
     daily_dose_mcg = models.DecimalField(max_digits=9, decimal_places=3, null=True, blank=True)
     daily_volume_ml = models.DecimalField(max_digits=8, decimal_places=4, null=True, blank=True)
     forecast_inputs = models.JSONField(default=dict, blank=True)
@@ -163,6 +167,11 @@ class RefillCycle(models.Model):
             models.Index(fields=["refill_due_at"], condition=Q(ended_at__isnull=True), name="open_cycle_due"),
             models.Index(fields=["empty_at"], condition=Q(ended_at__isnull=True), name="open_cycle_empty"),
             models.Index(fields=["reminder_at"], condition=Q(ended_at__isnull=True), name="open_cycle_reminder"),
+            models.Index(
+                fields=["next_overdue_at"],
+                condition=Q(ended_at__isnull=True, next_overdue_at__isnull=False),
+                name="open_cycle_overdue_due",
+            ),
         ]
 
     def __str__(self):

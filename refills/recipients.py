@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from patients.models import CaregiverLink, Clinic, Patient, User
@@ -95,10 +96,23 @@ def for_clinic(clinic: Clinic) -> Recipient:
     )
 
 
+def _live_links():
+    return CaregiverLink.objects.filter(revoked_at__isnull=True).select_related("caregiver").order_by("pk")
+
+
 def people(patient: Patient) -> list[Recipient]:
     """The patient and every caregiver whose link is live."""
-    links = CaregiverLink.objects.filter(patient=patient, revoked_at__isnull=True).select_related("caregiver")
+    links = _live_links().filter(patient=patient)
     return [for_patient(patient), *(for_caregiver(link.caregiver, patient) for link in links)]
+
+
+def people_of(patients: Iterable[Patient]) -> dict[int, list[Recipient]]:
+    """`people` of many patients in one query (the minute tick's batch), by patient id."""
+    by_id = {patient.pk: patient for patient in patients}
+    out = {pk: [for_patient(patient)] for pk, patient in by_id.items()}
+    for link in _live_links().filter(patient_id__in=list(by_id)):
+        out[link.patient_id].append(for_caregiver(link.caregiver, by_id[link.patient_id]))
+    return out
 
 
 def by_key(key: str, patient: Patient) -> Recipient | None:
