@@ -11,18 +11,15 @@ again and checks that everything works again.
 from __future__ import annotations
 
 import contextlib
-import glob
 import http.client
 import http.cookies
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlencode
@@ -30,6 +27,8 @@ from urllib.parse import urlencode
 import pytest
 from django.db import InterfaceError, OperationalError, connections
 from django.test import Client, RequestFactory
+
+from .fault_fixtures import PG_BIN, as_postgres, private_postgres_cluster
 
 REPO = Path(__file__).resolve().parent.parent
 CALL_NOW = "If you have signs of withdrawal or overdose, call 911 now."
@@ -194,7 +193,6 @@ def test_healthz_reports_the_database_in_json(database_down, session):
 
 # --- A real PostgreSQL server that stops and starts again ----------------------------------
 
-PG_BIN = Path(sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1]) if glob.glob("/usr/lib/postgresql/*/bin") else None
 WAIT = 30  # seconds: the bound on every wait for another process
 # Persistent connections with health checks, as in production (base.tune_database): the pooled
 # connection dies with the server, and a new one is refused.
@@ -203,42 +201,6 @@ from ibt_companion.settings.test import *  # noqa: F403
 DATABASES["default"]["CONN_MAX_AGE"] = 60  # noqa: F405
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # noqa: F405
 """
-
-
-def as_postgres(args: list[str]) -> list[str]:
-    """PostgreSQL refuses to run as root: run its tools as the postgres user then."""
-    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
-
-
-class PrivatePostgres:
-    """A PostgreSQL cluster of the test's own, in a temporary folder, on a free port."""
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-        self.data = folder / "data"
-        self.port = free_port()
-
-    def url(self, name: str) -> str:
-        return f"postgres://postgres@127.0.0.1:{self.port}/{name}"
-
-    def init(self) -> None:
-        initdb = [str(PG_BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync"]
-        subprocess.run(as_postgres([*initdb, "-E", "UTF8", "--locale=C"]), check=True, capture_output=True)
-
-    def start(self) -> None:
-        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off"
-        pg_ctl = [str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.folder / "postgres.log")]
-        subprocess.run(as_postgres([*pg_ctl, "-w", "-t", str(WAIT), "-o", options, "start"]), check=True)
-
-    def stop(self) -> None:
-        pg_ctl = [str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-w", "-t", str(WAIT), "-m", "fast", "stop"]
-        subprocess.run(as_postgres(pg_ctl), check=True, capture_output=True)
-
-    def running(self) -> bool:
-        status = subprocess.run(
-            as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "status"]), capture_output=True
-        )
-        return status.returncode == 0
 
 
 class Browser:
@@ -318,19 +280,8 @@ def assert_live_outage(response, *, api: bool) -> None:
 
 @pytest.fixture
 def private_postgres():
-    assert PG_BIN is not None, "PostgreSQL's server tools are not installed (/usr/lib/postgresql/*/bin)"
-    folder = Path(tempfile.mkdtemp(prefix="ibt-outage-"))
-    if os.geteuid() == 0:
-        shutil.chown(folder, "postgres")
-    cluster = PrivatePostgres(folder)
-    try:
-        cluster.init()
-        cluster.start()
+    with private_postgres_cluster() as cluster:
         yield cluster
-    finally:
-        if cluster.running():
-            cluster.stop()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

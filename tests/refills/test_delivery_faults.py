@@ -15,20 +15,14 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
-from urllib.parse import quote
 
 import kombu
-import kombu.pools
 import pytest
-import redis
 import time_machine
-from django.db import connection
 from django.utils import timezone
 
 from ibt_companion.celery import app as celery_app
@@ -37,128 +31,21 @@ from refills import delivery, services, tasks
 from refills.models import Delivery, PumpProfile, RefillCycle
 
 from ..factories import UserFactory
+from ..fault_fixtures import (
+    CONCURRENCY,
+    WAIT,
+    PrivateRedis,
+    broker,
+    kill_group,
+    print_log,
+    restore_unacked,
+    start_worker,
+    stop_worker,
+    wait_until,
+)
 from .smtp_server import Recorder, SmtpServer, free_port
 
-REPO = Path(__file__).resolve().parents[2]
-CONCURRENCY = 2
-WAIT = 60  # seconds: the bound on every wait for another process
-
-
-# --- Real processes ----------------------------------------------------------------------
-
-
-class PrivateRedis:
-    """A redis-server of the test's own: its own port and folder, no persistence, so a
-    SHUTDOWN NOSAVE loses everything the broker held, as a crash would."""
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
-        self.process: subprocess.Popen | None = None
-
-    def url(self, db: int = 10) -> str:
-        return f"redis://127.0.0.1:{self.port}/{db}"
-
-    def client(self, db: int = 10) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, db=db, socket_timeout=5)
-
-    def start(self) -> "PrivateRedis":
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder),
-             "--save", "", "--appendonly", "no", "--logfile", str(self.folder / "redis.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        wait_until(self._answers, "the private redis-server to answer", process=self.process)
-        return self
-
-    def _answers(self) -> bool:
-        try:
-            return self.client().ping()
-        except redis.ConnectionError:
-            return False
-
-    def shutdown(self) -> None:
-        try:
-            self.client().shutdown(nosave=True)
-        except redis.ConnectionError:
-            pass  # the server closes the connection as it goes
-        self.process.wait(timeout=10)
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-
-
-def start_worker(*, queue: str, broker_url: str, smtp_url: str, log_path: Path) -> subprocess.Popen:
-    """A prefork worker in its own process group (so the test can kill it and its children)."""
-    settings_dict = connection.settings_dict
-    database_name = settings_dict["NAME"]
-    assert database_name.startswith("test_"), database_name  # never let a worker write elsewhere
-    user = quote(settings_dict["USER"] or "postgres")
-    if settings_dict["PASSWORD"]:
-        user += ":" + quote(settings_dict["PASSWORD"], safe="")
-    host = settings_dict["HOST"] or "127.0.0.1"
-    port = settings_dict["PORT"] or 5432
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "ibt_companion.settings.test",
-        "DATABASE_URL": f"postgres://{user}@{host}:{port}/{database_name}",
-        "REDIS_URL": broker_url,
-        "TEST_EMAIL_URL": smtp_url,
-        "PYTHONUNBUFFERED": "1",
-    }
-    celery = Path(sys.executable).with_name("celery")
-    with log_path.open("a") as log:
-        return subprocess.Popen(
-            [str(celery), "-A", "ibt_companion", "worker", "--pool=prefork", f"--concurrency={CONCURRENCY}",
-             "-Q", queue, "-n", f"{uuid.uuid4().hex[:8]}@%h",
-             "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=INFO"],
-            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-
-
-def group_alive(process: subprocess.Popen) -> bool:
-    try:
-        os.killpg(process.pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def kill_group(process: subprocess.Popen, sig=signal.SIGKILL) -> None:
-    """Signal the worker and its pool children at once, then wait until none is left."""
-    if group_alive(process):
-        os.killpg(process.pid, sig)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=5)
-    deadline = time.monotonic() + 15
-    while group_alive(process) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if group_alive(process):
-        os.killpg(process.pid, signal.SIGKILL)
-
-
-def stop_worker(process: subprocess.Popen) -> None:
-    """Warm shutdown (SIGTERM) of the whole group; SIGKILL if it lingers."""
-    if process.poll() is None or group_alive(process):
-        kill_group(process, signal.SIGTERM)
-
-
-def wait_until(predicate, what: str, *, timeout: float = WAIT, process: subprocess.Popen | None = None):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if process is not None:
-            assert process.poll() is None, f"the process exited while waiting for {what}"
-        assert time.monotonic() < deadline, f"waited {timeout} s for {what}"
-        time.sleep(0.1)
+# --- Waiting on a worker (the processes themselves: tests/fault_fixtures.py) ---------------
 
 
 def wait_for_progress(count, target: int, what: str, *, process: subprocess.Popen, stall: float = WAIT) -> None:
@@ -172,35 +59,6 @@ def wait_for_progress(count, target: int, what: str, *, process: subprocess.Pope
         now = count()
         if now != last:
             last, moved = now, time.monotonic()
-
-
-@contextmanager
-def broker(url: str):
-    """Point this process's Celery app (and so `send_delivery.delay`) at another broker."""
-
-    def drop_pools():
-        celery_app._pool = None
-        celery_app.amqp._producer_pool = None
-        kombu.pools.reset()  # close every pooled connection and forget the pools
-
-    saved = celery_app.conf.broker_url
-    drop_pools()
-    celery_app.conf.broker_url = url
-    try:
-        yield
-    finally:
-        drop_pools()
-        celery_app.conf.broker_url = saved
-
-
-def restore_unacked(url: str) -> int:
-    """What Redis does for a lost worker once the visibility timeout passes: put every message
-    it held unacknowledged back on its queue. Returns how many there were."""
-    with kombu.Connection(url, transport_options={"visibility_timeout": 0}) as conn:
-        channel = conn.default_channel
-        held = channel.client.hlen(channel.qos.unacked_key)
-        channel.qos.restore_visible(num=10_000)
-        return held
 
 
 # --- Rows --------------------------------------------------------------------------------
@@ -229,11 +87,6 @@ def due_rows(patient: Patient, n: int, now: datetime, *, prefix: str) -> list[De
 
 def message_ids(rows) -> dict[int, str]:
     return {row.pk: row.message_id for row in Delivery.objects.filter(pk__in=[r.pk for r in rows])}
-
-
-def print_log(path: Path) -> None:
-    if path.exists():
-        print(f"--- {path.name} ---\n" + path.read_text()[-20_000:])
 
 
 # --- 1. A worker killed with SIGKILL in the middle of a batch ------------------------------
