@@ -4,6 +4,7 @@ from django.urls import include, path
 from django_otp.admin import OTPAdminSite
 from drf_spectacular.views import SpectacularAPIView
 
+from console.urls import api_urlpatterns as console_api
 from patients import urls as patient_urls
 from patients.api_urls import urlpatterns as patient_api
 from refills import urls as refill_urls
@@ -15,8 +16,6 @@ from refills.reminder_urls import urlpatterns as reminder_urls
 from symptoms.api_urls import urlpatterns as symptom_api
 
 from .api_docs import ApiDocsView
-from .console.urls import api_urlpatterns as console_api
-from .console.urls import urlpatterns as console_urls
 from .views import healthz
 
 # The admin site asks for a verified second factor too.
@@ -34,7 +33,7 @@ urlpatterns = [
     path("", include(patient_urls)),
     path("", include("refills.preference_urls")),
     path("", include("symptoms.urls")),
-    path("", include(console_urls)),
+    path("", include("console.urls")),
     path("accounts/login/", patient_urls.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/", include("django.contrib.auth.urls")),

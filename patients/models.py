@@ -377,7 +377,7 @@ class QueueItem(models.Model):
 
 
 class EnrolmentDraft(models.Model):
-    """A staff member's enrolment in progress (ibt_companion/console/enrol.py): what each step
+    """A staff member's enrolment in progress (console/enrol.py): what each step
     posted, kept in the database rather than the session, so an idle log-out does not lose it;
     after log-in the same address carries on. Only its author reads it; it lasts 12 hours, and
     its answers are dropped once the patient is enrolled (the patient id stays, so a second

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "patients",
     "refills",
     "symptoms",
+    "console",
 ]
 
 MIDDLEWARE = [

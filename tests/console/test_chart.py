@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from ibt_companion.console import chart
+from console import chart
 from refills.forecast import DoseProgram, ForecastInputs, forecast, volume_at
 
 NS = "{http://www.w3.org/2000/svg}"

@@ -12,7 +12,7 @@ import time_machine
 from django.core import mail
 from django.test import Client
 
-from ibt_companion.console import enrol
+from console import enrol
 from patients import services as patient_services
 from patients.models import (
     AuditEvent,

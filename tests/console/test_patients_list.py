@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.test import Client
 
-from ibt_companion.console import selectors
+from console import selectors
 from patients.models import AuditEvent, Patient
 from tests.factories import MembershipFactory
 

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from ibt_companion.console import selectors
+from console import selectors
 from patients.models import Patient
 from refills.models import PumpProfile, RefillCycle
 

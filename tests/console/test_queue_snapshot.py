@@ -1,4 +1,4 @@
-"""The queue's kept rows (ibt_companion.console.snapshot): the page and the API reuse their rows
+"""The queue's kept rows (console.snapshot): the page and the API reuse their rows
 for a few seconds, yet a new, acknowledged or resolved item shows on the very next request, the
 age and the "New" mark are of the moment, what people type cannot forge the marks the kept rows
 carry, the CSRF token still works, and a cache that fails does not take the queue down."""
@@ -14,7 +14,7 @@ from django.db import connection
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 
-from ibt_companion.console import snapshot
+from console import snapshot
 from ibt_companion.pagination import NOT_A_PAGE
 from patients import queue as queue_services
 from patients.models import QueueItem
