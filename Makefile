@@ -5,7 +5,7 @@ VENV := .venv
 # Holds the sha256 of pyproject.toml it was installed from; .ci/test.sh reads it too.
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint venv fuzz
+.PHONY: run test lint venv fuzz audit
 
 venv: $(STAMP)
 
@@ -29,3 +29,10 @@ fuzz: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# Known vulnerabilities in the installed, pinned packages. Needs a vulnerability database
+# (PyPI's JSON API or OSV) on the network, so it is not a stage of `make test` (docs/security.md).
+audit: venv
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check pip-audit
+	$(VENV)/bin/python -m pip freeze --exclude-editable > $(VENV)/pinned.txt
+	$(VENV)/bin/pip-audit --strict --requirement $(VENV)/pinned.txt --no-deps --disable-pip
