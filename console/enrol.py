@@ -14,6 +14,11 @@ refills.services.save_profile and record_event). Any error rolls all of it back 
 field errors on the step they belong to. The invitation e-mails go out on commit.
 
 Only staff of a clinic may enrol, and only into their own clinics; everyone else gets 404.
+
+    enrolment.py    the one transaction: plain values in (a Plan), no request
+    enrol_steps.py  the steps' forms, bound to what was posted or stored, and the Plan they make
+    enrol_forms.py  the fields of each step's form
+    enrol.py        the pages, and the flow's state in the database
 """
 
 from __future__ import annotations
@@ -22,157 +27,36 @@ import hashlib
 import json
 import logging
 import secrets
-from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import DataError, IntegrityError, transaction
-from django.http import Http404, QueryDict
+from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
-from patients import services as patient_services
 from patients.access import staff_clinics
-from patients.models import Clinic, EnrolmentDraft, Invitation, Patient, User
-from refills import recipients
-from refills import services as refill_services
+from patients.models import Clinic, EnrolmentDraft, Patient
 from refills.catalog import CATALOG
-from refills.forms import Submission, flex_rows_needed
-from refills.models import PumpEvent, PumpProfile
+from refills.forms import Submission
+from refills.models import PumpProfile
 from refills.templatetags.refill_tags import days_left_in_words, local_when, reason_sentence
 
-from .enrol_forms import InvitationsStepForm, PatientStepForm, PumpStepForm, RefillStepForm
+from .enrol_forms import PumpStepForm
+from .enrol_steps import FORMS, STEP_TITLES, STEPS, Context, Incomplete, plan_of, zone_of
+from .enrolment import Enrolled, Plan, StepError, enrol, nobody_to_remind
 
 logger = logging.getLogger(__name__)
 
-STEPS = ("patient", "pump", "refill", "invitations", "review")
-STEP_TITLES = {
-    "patient": gettext_lazy("The patient"),
-    "pump": gettext_lazy("The pump"),
-    "refill": gettext_lazy("The first refill"),
-    "invitations": gettext_lazy("Invitations"),
-    "review": gettext_lazy("Check and enrol"),
-}
 MAX_FLOWS = 5  # unfinished flows per person; the oldest is dropped first
 FLOW_MAX_AGE = EnrolmentDraft.MAX_AGE  # the hourly housekeeping deletes older ones too
 NOBODY_TO_REMIND = gettext_lazy(
     "Nobody can get refill reminders by e-mail or text. Add an e-mail address or invite a caregiver."
 )
-
-
-# --- The one transaction -----------------------------------------------------------------------
-
-
-@dataclass
-class Plan:
-    """The cleaned values of the steps done so far (None: not part of this run)."""
-
-    clinic: Clinic
-    patient: dict
-    pump: dict | None = None
-    refill: Submission | None = None
-    invitations: list[dict] | None = None
-
-
-@dataclass
-class Enrolled:
-    patient: Patient
-    profile: PumpProfile | None = None
-    recorded: refill_services.Recorded | None = None
-    invitations: list[Invitation] = field(default_factory=list)
-
-
-class StepError(Exception):
-    """A service refused the values of one step: its field errors, to show on that step."""
-
-    def __init__(self, step: str, error: ValidationError):
-        super().__init__(step, error)
-        self.step = step
-        self.error = error
-
-
-def _in_step(step: str, action, **kwargs):
-    try:
-        return action(**kwargs)
-    except ValidationError as error:
-        raise StepError(step, error) from error
-
-
-def _invitation_error(error: ValidationError, prefix: str) -> ValidationError:
-    """Key an invitation's errors by the row it came from: "caregiver_1_:email"."""
-    if hasattr(error, "error_dict"):
-        return ValidationError({f"{prefix}:{key}": messages for key, messages in error.message_dict.items()})
-    return ValidationError({f"{prefix}:email": error.messages})
-
-
-def enrol(plan: Plan, *, by: User, commit: bool = True, before_commit=None) -> Enrolled:
-    """Create the patient, the pump profile, the first refill and the invitations in ONE
-    transaction, each through its own service (which validates and audits it). With
-    commit=False the same writes are made and rolled back, and the refill is a
-    record_event(commit=False) preview: what enrolling would do, with nothing kept.
-    Raises StepError (nothing kept) naming the step whose values were refused."""
-    try:
-        with transaction.atomic():
-            enrolled = _write(plan, by, commit)
-            if before_commit is not None:
-                before_commit(enrolled)
-            if not commit:
-                transaction.set_rollback(True)
-    except (IntegrityError, DataError) as error:
-        logger.warning("enrolment refused by the database: %s", error)
-        raise StepError(
-            "review", ValidationError(_("The record could not be saved, so nothing was saved. Please try again."))
-        ) from error
-    return enrolled
-
-
-def _write(plan: Plan, by: User, commit: bool) -> Enrolled:
-    patient = _in_step("patient", patient_services.create_patient, by=by, clinic=plan.clinic, **plan.patient)
-    enrolled = Enrolled(patient=patient)
-    if plan.pump is None:
-        return enrolled
-    enrolled.profile = _in_step("pump", refill_services.save_profile, patient=patient, by=by, values=plan.pump)
-    if plan.refill is None:
-        return enrolled
-    enrolled.recorded = _in_step(
-        "refill",
-        refill_services.record_event,
-        patient=patient,
-        kind=PumpEvent.Kind.REFILL,
-        values=plan.refill.values,
-        occurred_at=plan.refill.occurred_at,
-        by=by,
-        note=plan.refill.note,
-        commit=commit,
-    )
-    for spec in plan.invitations or []:
-        try:
-            invitation = patient_services.invite(
-                by=by,
-                patient=patient,
-                kind=spec["kind"],
-                email=spec["email"],
-                full_name=spec["full_name"] or patient.full_name,
-                relationship=spec.get("relationship", ""),
-            )
-        except ValidationError as error:
-            raise StepError("invitations", _invitation_error(error, spec["prefix"])) from error
-        enrolled.invitations.append(invitation)
-    return enrolled
-
-
-def nobody_to_remind(patient: Patient, invitations: list[dict]) -> bool:
-    """True when no one could get a refill reminder by e-mail or text: the patient has no
-    usable e-mail and no verified phone, and no caregiver is invited."""
-    if any(spec["kind"] == Invitation.Kind.CAREGIVER for spec in invitations):
-        return False
-    return not recipients.for_patient(patient).reachable_outside_app
 
 
 # --- The flow's state, kept in the database (patients.models.EnrolmentDraft) -------------------
@@ -211,16 +95,6 @@ def _store(request, flow_id: str, flow: dict, step: str, form) -> None:
     _save_flow(request, flow_id, flow)
 
 
-def _stored(flow: dict, step: str) -> QueryDict | None:
-    data = flow["data"].get(step)
-    if data is None:
-        return None
-    query = QueryDict(mutable=True)
-    for name, values in data.items():
-        query.setlist(name, [str(v) for v in values])
-    return query
-
-
 def fingerprint(flow: dict) -> str:
     """Identifies the values the review showed, so "Enrol" enrols exactly those."""
     payload = {"clinic": flow.get("clinic"), "data": flow["data"]}
@@ -232,124 +106,6 @@ def _lock_flow(request, flow_id: str) -> int | None:
     flow, e.g. a double click, waits here) and return the patient it already enrolled."""
     draft = EnrolmentDraft.objects.select_for_update().filter(pk=flow_id, user=request.user).first()
     return draft.patient_id if draft else None
-
-
-# --- Forms of each step, from what was posted or stored ----------------------------------------
-
-
-@dataclass
-class Context:
-    request: object
-    flow_id: str
-    flow: dict
-    clinics: list[Clinic]
-    stored_forms: dict = field(default_factory=dict)
-
-    def form(self, step: str):
-        """The step's form bound to what was stored for it (unbound if nothing was), made and
-        validated once a request."""
-        if step not in self.stored_forms:
-            form = FORMS[step](self)
-            if form.is_bound:
-                form.is_valid()
-            self.stored_forms[step] = form
-        return self.stored_forms[step]
-
-    @property
-    def user(self):
-        return self.request.user
-
-    def url(self, step: str) -> str:
-        return reverse("enrol-step", kwargs={"flow_id": self.flow_id, "step": step})
-
-    def clinic(self, form: PatientStepForm | None = None) -> Clinic | None:
-        """The clinic to enrol into: the one chosen on step 1 (or at the start), else the only
-        one. A clinic that is not the user's own is a 404."""
-        chosen = self.flow.get("clinic")
-        if form is not None and "clinic" in form.fields and form.is_valid():
-            chosen = form.cleaned_data["clinic"]
-        by_id = {c.pk: c for c in self.clinics}
-        if chosen is None:
-            return self.clinics[0] if len(self.clinics) == 1 else None
-        if chosen not in by_id:
-            raise Http404("No such clinic.")
-        return by_id[chosen]
-
-
-def _patient_form(ctx: Context, data=None) -> PatientStepForm:
-    clinic = ctx.clinic()
-    initial = {"time_zone": clinic.time_zone if clinic else "", "notification_channels": ["email", "inbox"]}
-    if clinic is not None and len(ctx.clinics) > 1:
-        initial["clinic"] = clinic.pk
-    return PatientStepForm(
-        data if data is not None else _stored(ctx.flow, "patient"), clinics=ctx.clinics, initial=initial
-    )
-
-
-def _zone(ctx: Context) -> str:
-    form = ctx.form("patient")
-    if form.is_bound and form.is_valid():
-        return form.cleaned_data["time_zone"]
-    clinic = ctx.clinic()
-    return clinic.time_zone if clinic else "UTC"
-
-
-def _pump_form(ctx: Context, data=None) -> PumpStepForm:
-    return PumpStepForm(data if data is not None else _stored(ctx.flow, "pump"))
-
-
-def _refill_form(ctx: Context, data=None) -> RefillStepForm:
-    bound = data if data is not None else _stored(ctx.flow, "refill")
-    zone = _zone(ctx)
-    now = timezone.localtime(timezone.now(), timezone=ZoneInfo(zone))
-    initial = {
-        "occurred_date": now.date(),
-        "occurred_time": now.time().replace(second=0, microsecond=0),
-        "aspirated_ml": 0,
-        "mode": "simple",
-    }
-    # ?rows=13 (the "show 13 rows" link) wins over the row count stored with the step.
-    asked = ctx.request.GET.get("rows") or (bound.get("rows") if bound is not None else None)
-    return RefillStepForm(bound, zone=zone, rows=flex_rows_needed(asked, initial), initial=initial)
-
-
-def _invitations_form(ctx: Context, data=None) -> InvitationsStepForm:
-    patient_form = ctx.form("patient")
-    email = patient_form.cleaned_data.get("email", "") if patient_form.is_bound and patient_form.is_valid() else ""
-    initial = {"invite_patient": bool(email), "patient_email": email}
-    return InvitationsStepForm(data if data is not None else _stored(ctx.flow, "invitations"), initial=initial)
-
-
-FORMS = {"patient": _patient_form, "pump": _pump_form, "refill": _refill_form, "invitations": _invitations_form}
-
-
-class Incomplete(Exception):
-    def __init__(self, step: str):
-        super().__init__(step)
-        self.step = step
-
-
-def _plan(ctx: Context, upto: str, current=None) -> Plan:
-    """The cleaned values of every step up to `upto` (the form just posted stands for its
-    own step). Incomplete names the first step not done or no longer valid."""
-    forms = {}
-    for step in STEPS[: STEPS.index(upto) + 1]:
-        if step == "review":
-            break
-        form = current if current is not None and step == upto else ctx.form(step)
-        if not form.is_bound or not form.is_valid():
-            raise Incomplete(step)
-        forms[step] = form
-    clinic = ctx.clinic(forms["patient"])
-    if clinic is None:
-        raise Incomplete("patient")
-    return Plan(
-        clinic=clinic,
-        patient=forms["patient"].patient_fields(),
-        pump=forms["pump"].values() if "pump" in forms else None,
-        refill=forms["refill"].submission() if "refill" in forms else None,
-        invitations=forms["invitations"].invitations() if "invitations" in forms else None,
-    )
 
 
 # --- Pages -----------------------------------------------------------------------------------
@@ -440,7 +196,7 @@ def _post_step(ctx: Context, step: str):
         submission = form.submission()
         ignore = ("occurred_at",) if submission.occurred_at is None else ()
         try:
-            plan = _plan(ctx, "pump")
+            plan = plan_of(ctx, "pump")
             plan.refill = Submission(
                 submission.kind, submission.values, submission.occurred_at or timezone.now(), submission.note
             )
@@ -455,12 +211,12 @@ def _post_step(ctx: Context, step: str):
 
 def _dry_run(ctx: Context, step: str, form) -> Enrolled:
     """Run the enrolment up to this step and roll it back: the services' own checks."""
-    return enrol(_plan(ctx, step, current=form), by=ctx.user, commit=False)
+    return enrol(plan_of(ctx, step, current=form), by=ctx.user, commit=False)
 
 
 def _preview(ctx: Context, upto: str) -> dict:
     """What enrolling would do, from the stored steps: the forecast, the refill's warnings."""
-    plan = _plan(ctx, upto)
+    plan = plan_of(ctx, upto)
     enrolled = enrol(plan, by=ctx.user, commit=False)
     recorded = enrolled.recorded
     result = recorded.forecast if recorded else None
@@ -485,7 +241,7 @@ def _review(ctx: Context):
     if request.method == "POST":
         if request.POST.get("checked") == fingerprint(ctx.flow):
             try:
-                plan = _plan(ctx, "review")
+                plan = plan_of(ctx, "review")
             except Incomplete as missing:
                 return redirect(ctx.url(missing.step))
             return _enrol_now(ctx, plan)
@@ -587,7 +343,7 @@ def _render_step(ctx: Context, step: str, form, *, preview=None, notice: str = "
         context["zone"] = form.zone
         context["more_rows"] = ctx.url("refill") + "?rows=13"
     if step == "pump":
-        context["zone"] = _zone(ctx)
+        context["zone"] = zone_of(ctx)
     return _render(ctx, step, TEMPLATES[step], context)
 
 

@@ -1,4 +1,5 @@
-"""Reads for the clinic console: the patient list, the refill board and the patient panel.
+"""Reads for the clinic console: the patient list, the refill board, the patient panel and the
+triage queue's items.
 
 Statuses (SPEC §7) are worked out in the database as well as in Python: refills.statuses.annotate
 puts the open cycle's columns on each patient, `with_statuses` turns them into one flag per
@@ -25,14 +26,16 @@ from django.db.models import (
     F,
     IntegerField,
     OuterRef,
+    Prefetch,
     Q,
     QuerySet,
     Value,
     When,
+    prefetch_related_objects,
 )
 
 from patients.access import staff_clinics, visible_patients
-from patients.models import AuditEvent, CaregiverLink, Patient
+from patients.models import AuditEvent, CaregiverLink, Patient, QueueItem
 from refills import catalog
 from refills import statuses as refill_statuses
 from refills.forecast import Forecast, forecast
@@ -384,3 +387,23 @@ def patient_panel(patient: Patient, now: datetime) -> Panel:
         end_of_service_plan=[line for line in plan if line.kind in EOS_KINDS],
         audit=list(AuditEvent.objects.filter(patient_id=patient.pk).order_by("-at", "-pk")[:PANEL_AUDIT]),
     )
+
+
+# --- The triage queue -----------------------------------------------------------------------
+# patients.queue selects the items a user may work (open_items, recently_resolved, get_item).
+
+
+def without_patient(items):
+    """The items without their patient joined: attach_statuses fetches the patients."""
+    return items.select_related(None).select_related("clinic", "acknowledged_by", "resolved_by")
+
+
+def attach_statuses(items: list[QueueItem]) -> list[QueueItem]:
+    """Each item's patient, annotated for its statuses: one query for any number of items."""
+    prefetch_related_objects(items, Prefetch("patient", queryset=refill_statuses.annotate(Patient.objects.all())))
+    return items
+
+
+def annotated_patient(item: QueueItem) -> QueueItem:
+    item.patient = refill_statuses.annotate(Patient.objects.filter(pk=item.patient_id)).get()
+    return item

@@ -13,7 +13,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from console.queue import age_in_words
+from console.queue_rows import age_in_words
 from patients import queue as queue_services
 from patients.models import AuditEvent, QueueItem
 from refills import services as refill_services
