@@ -13,9 +13,9 @@ from django.test import Client
 from patients.models import AuditEvent, Patient
 from refills.models import RefillCycle
 
-from .test_patients_fixtures import AGES, NOW, TODAY, bulk_patients, client_for, frozen, pumped
+from .test_patients_fixtures import AGES, NOW, TODAY, bulk_patients, client_for, pumped
 
-frozen = pytest.fixture(autouse=True)(frozen)
+pytestmark = pytest.mark.usefixtures("frozen")  # tests/console/conftest.py: time stands still at NOW
 BOARD, CSV = "/clinic/board/", "/clinic/board.csv"
 HEADER = ["patient_id", "name", "status", "refill_due", "empty_at", "appointment", "end_of_service"]
 

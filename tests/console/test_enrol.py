@@ -8,7 +8,6 @@ from decimal import Decimal
 from html import unescape
 
 import pytest
-import time_machine
 from django.core import mail
 from django.test import Client
 
@@ -25,6 +24,8 @@ from patients.models import (
 )
 from refills.models import PumpEvent, PumpProfile, RefillCycle
 from tests.factories import ClinicFactory, MembershipFactory, UserFactory
+
+pytestmark = pytest.mark.usefixtures("frozen")  # tests/console/conftest.py: time stands still at NOW
 
 # The patient lives in America/Chicago. 500 mcg/mL at 250 mcg/day drains 0.5 mL a day, so a
 # 20 mL SynchroMed II filled on 21 October at 10:00 CDT reaches its 2 mL alarm 36 days later:
@@ -77,21 +78,10 @@ INVITES = {
 }
 
 
-@pytest.fixture(autouse=True)
-def frozen():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
-
-
 def client_for(user):
     client = Client()
     client.force_login(user)
     return client
-
-
-@pytest.fixture
-def staff_client(world):
-    return client_for(world.staff)
 
 
 def start(client) -> str:

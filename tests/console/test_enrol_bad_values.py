@@ -8,23 +8,19 @@ from refills.events import DATE_OUT_OF_RANGE
 from refills.programs import TOO_STRONG
 
 from .test_enrol import (
+    NOW,  # noqa: F401 (the frozen fixture stops time at the enrolment's NOW)
     PATIENT,
     PUMP,
     REFILL,
-    client_for,
     counts,
     errors_of,
     field_errors,
-    frozen,  # noqa: F401 (autouse: time stands still at the enrolment's NOW)
     post_ok,
     start,
     url,
 )
 
-
-@pytest.fixture
-def staff_client(world):
-    return client_for(world.staff)
+pytestmark = pytest.mark.usefixtures("frozen")
 
 
 @pytest.mark.parametrize("zone", ["localtime", "Factory", "Etc/GMT+5"])

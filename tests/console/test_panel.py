@@ -15,9 +15,9 @@ from refills.models import PumpProfile
 from symptoms.models import CheckIn
 from tests.factories import CaregiverLinkFactory, MembershipFactory, PatientFactory
 
-from .test_patients_fixtures import NOW, client_for, frozen, refill, with_discrepancy
+from .test_patients_fixtures import NOW, client_for, refill, with_discrepancy
 
-frozen = pytest.fixture(autouse=True)(frozen)
+pytestmark = pytest.mark.usefixtures("frozen")  # tests/console/conftest.py: time stands still at NOW
 SVG = "{http://www.w3.org/2000/svg}"
 
 

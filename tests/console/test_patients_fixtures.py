@@ -1,9 +1,9 @@
 """Shared helpers of the console list, panel and board tests (no tests here).
 
-Time stands still at NOW. Each refill puts 20 mL of 500 mcg/mL in a 20 mL pump at 250 mcg/day,
-so it drains 0.5 mL a day: the 2 mL alarm (the refill due date) 36 days after the refill, empty
-after 40 days, the first reminder step (14 days before) 22 days after it. So a refill made
-`days_ago` days before NOW gives:
+Time stands still at NOW (the `frozen` fixture of tests/console/conftest.py). Each refill puts
+20 mL of 500 mcg/mL in a 20 mL pump at 250 mcg/day, so it drains 0.5 mL a day: the 2 mL alarm
+(the refill due date) 36 days after the refill, empty after 40 days, the first reminder step (14
+days before) 22 days after it. So a refill made `days_ago` days before NOW gives:
 
     1 day ago   → OK (due in 35 days)
     25 days ago → due soon (due in 11 days; the 14-day step has passed)
@@ -13,7 +13,6 @@ after 40 days, the first reminder step (14 days before) 22 days after it. So a r
 
 from datetime import UTC, date, datetime, timedelta
 
-import time_machine
 from django.test import Client
 
 from patients.models import Patient
@@ -25,12 +24,6 @@ NOW = datetime(2026, 11, 21, 15, 0, tzinfo=UTC)  # Saturday 21 November, 09:00 C
 TODAY = NOW.date()
 SIMPLE = {"concentration_mcg_per_ml": "500", "mode": "simple", "daily_dose_mcg": "250"}  # 0.5 mL/day
 AGES = {"ok": 1, "due_soon": 25, "overdue": 37, "empty": 41}
-
-
-def frozen():
-    """Use as `@pytest.fixture(autouse=True)` in a test module: time stands still at NOW."""
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
 
 
 def client_for(user) -> Client:

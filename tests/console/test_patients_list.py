@@ -11,10 +11,10 @@ from console import selectors
 from patients.models import AuditEvent, Patient
 from tests.factories import MembershipFactory
 
-from .test_patients_fixtures import NOW, bulk_patients, client_for, frozen, one_of_each, pumped
+from .test_patients_fixtures import NOW, bulk_patients, client_for, one_of_each, pumped
 
 URL = "/clinic/patients/"
-frozen = pytest.fixture(autouse=True)(frozen)
+pytestmark = pytest.mark.usefixtures("frozen")  # tests/console/conftest.py: time stands still at NOW
 
 
 def names(response) -> list[str]:

@@ -11,9 +11,9 @@ from console import selectors
 from patients.models import Patient
 from refills.models import PumpProfile, RefillCycle
 
-from .test_patients_fixtures import NOW, TODAY, bulk_patients, frozen, give_pump
+from .test_patients_fixtures import NOW, TODAY, bulk_patients, give_pump
 
-frozen = pytest.fixture(autouse=True)(frozen)
+pytestmark = pytest.mark.usefixtures("frozen")  # tests/console/conftest.py: time stands still at NOW
 
 
 @pytest.mark.parametrize("by_year", [2027, 2028, 2031, 2032])

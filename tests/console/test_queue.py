@@ -21,26 +21,11 @@ from tests.conftest import verify_second_factor
 from tests.factories import PASSWORD, PatientFactory
 from tests.patients.test_access_matrix import METHODS, all_routes
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen")]
 
 NOW = datetime(2026, 3, 3, 20, 5, tzinfo=UTC)  # Tuesday 14:05 in Chicago (the clinics' zone)
 QUEUE, API = "/clinic/queue/", "/api/v1/queue/"
 keys = count()
-
-
-@pytest.fixture(autouse=True)
-def frozen():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def noor(world):
-    world.staff.full_name = "Noor Nurse"
-    world.staff.save(update_fields=["full_name"])
-    world.admin.full_name = "Ari Admin"
-    world.admin.save(update_fields=["full_name"])
-    return world.staff
 
 
 def client_for(user) -> Client:

@@ -7,7 +7,6 @@ import re
 from datetime import timedelta
 
 import pytest
-import time_machine
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
@@ -30,21 +29,7 @@ from tests.console.test_queue import (
     text,
 )
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def frozen():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture(autouse=True)
-def names(world):
-    world.staff.full_name = "Noor Nurse"
-    world.staff.save(update_fields=["full_name"])
-    world.admin.full_name = "Ari Admin"
-    world.admin.save(update_fields=["full_name"])
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen", "noor")]
 
 
 def load(client, url) -> tuple[int, bytes]:
