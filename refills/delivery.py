@@ -335,6 +335,16 @@ def urgent_tick_claims(now: datetime, *, batch: int = BATCH) -> list[tuple[int, 
         return _claim(now, batch, urgent_only=True)
 
 
+# What the overdue work never reads: not decoded for thousands of cycles a tick.
+OVERDUE_UNREAD = (
+    "forecast_inputs",
+    "patient__emergency_contacts",
+    "patient__clinic__opening_hours",
+    "patient__clinic__reminder_steps",
+    "patient__user__notification_channels",
+)
+
+
 @dataclass
 class _OverdueWork:
     cycle: RefillCycle
@@ -353,6 +363,7 @@ def _open_overdue(now: datetime, batch: int = OVERDUE_BATCH) -> int:
     cycles = list(
         RefillCycle.objects.select_for_update(skip_locked=True, no_key=True, of=("self", "patient"))
         .select_related("patient__clinic", "patient__user")
+        .defer(*OVERDUE_UNREAD)
         .filter(ended_at__isnull=True, next_overdue_at__isnull=False, next_overdue_at__lte=now)
         .order_by("next_overdue_at")[:batch]
     )

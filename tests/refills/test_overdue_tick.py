@@ -21,7 +21,7 @@ from refills import delivery, services
 from refills.forecast import first_at_hour_after, latest_at_hour_before
 from refills.models import Delivery, PumpEvent, RefillCycle
 
-from ..factories import PatientFactory, pump_with_refill
+from ..factories import CaregiverLinkFactory, PatientFactory, pump_with_refill
 
 CHICAGO, PARIS = "America/Chicago", "Europe/Paris"
 DUE = datetime(2026, 4, 6, 15, 0, tzinfo=UTC)  # Monday 6 April, 10:00 CDT
@@ -191,6 +191,32 @@ def test_a_tick_with_overdue_cycles_not_due_costs_what_one_with_none_does(people
     assert not any(sql.startswith("UPDATE") and "refills_refillcycle" in sql for sql in with_overdue)
     assert {next_at(c) for c in cycles} == {NINE_CDT}
     assert (QueueItem.objects.count(), Delivery.objects.count()) == (items, rows)
+
+
+def test_the_tick_takes_a_batch_in_as_many_queries_as_one_cycle(people):
+    """The due cycles are read, opened and moved in a fixed number of statements (recipients,
+    queue items, repeat rows, times): 20 due cycles cost the queries one does."""
+
+    def queries_of_overdue_tick(n: int) -> int:
+        QueueItem.objects.all().delete()
+        Delivery.objects.all().delete()
+        RefillCycle.objects.all().delete()
+        for i in range(n):
+            patient = PatientFactory(clinic=people.clinic, notification_channels=["email", "inbox"])
+            if i % 2:
+                CaregiverLinkFactory(patient=patient)
+            RefillCycle.objects.filter(pk=open_cycle(patient, DUE - timedelta(days=2)).pk).update(
+                next_overdue_at=NINE_CDT
+            )
+        Delivery.objects.all().delete()  # only the tick's own rows are claimed
+        with time_machine.travel(NINE_CDT, tick=False), CaptureQueriesContext(connection) as queries:
+            claimed = delivery.tick(NINE_CDT)
+        caregivers = n // 2
+        assert len(claimed) == 2 * (n + caregivers)  # e-mail and inbox to each patient and caregiver
+        assert QueueItem.objects.filter(kind="overdue", resolved_at=None).count() == n
+        return len(queries.captured_queries)
+
+    assert queries_of_overdue_tick(20) == queries_of_overdue_tick(2)
 
 
 DST_OVERDUE = [
