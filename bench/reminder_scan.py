@@ -10,15 +10,24 @@ Never run by the test command. In its own database (`ibt_bench`, dropped and mad
    conditional UPDATE; no rendering, no transport), beside the bare SQL query that selects the
    due ids (the floor); and, on a sample, the worker's whole DB path (`delivery.deliver` with
    rendering and transport stubbed out);
-3. grow to 1,000,000 cycles, make the same 10,000 due again, and time it again;
+3. grow to 1,000,000 cycles, make the same 10,000 due again, and time it again; then, at that
+   size, make 10,000 of the cycles overdue (their patients all on one clock) and let the tick
+   take them once (queue items; each cycle's `next_overdue_at` moves to the next reminder
+   hour), time an ordinary minute's tick with them and without them, and time the ticks of the
+   reminder-hour minute when their 10,000 daily repeats fall due;
 4. send 2,000 e-mails with a real Celery worker (prefork, two processes), a private
    redis-server and an aiosmtpd server on loopback.
 
 It prints `ratio_1m_to_100k=<x>` (catch-up time at 1M over 100k), the catch-up DB time, the
-EXPLAIN of the due query (asserting it uses the partial index `delivery_due`), and sends per
-second. About four minutes on two cores (wall time is printed).
+EXPLAIN of the due query (asserting it uses the partial index `delivery_due`),
+`overdue_tick_ratio=<x>` (an ordinary minute's tick with 10,000 overdue cycles over one with
+none; target <= 1.5), `repeat_ms_per_row=<x>` (the reminder-hour minute's ticks, per repeat row
+they make and claim) beside `catchup_ms_per_row=<x>` (the catch-up's DB time per row; the
+repeat must not cost more), and sends per second. About eight minutes on two cores (wall time
+is printed).
 
-    .venv/bin/python bench/reminder_scan.py [--sizes 100000,1000000] [--due 10000] [--smtp 2000] [--keep]
+    .venv/bin/python bench/reminder_scan.py [--sizes 100000,1000000] [--due 10000] [--overdue 10000]
+        [--smtp 2000] [--keep]
 """
 
 from __future__ import annotations
@@ -212,6 +221,8 @@ def _seed(first: int, last: int) -> None:
             # Due 1 to 60 days ahead, so some steps of every plan are still to come.
             "refill_due_at": "%(now)s + make_interval(days => 1 + g %% 60, mins => g %% 1440)",
             "refill_due_reason": "'alarm'",
+            # As planning sets it: the tick looks at the cycle again from its refill date.
+            "next_overdue_at": "%(now)s + make_interval(days => 1 + g %% 60, mins => g %% 1440)",
         },
         series,
         p,
@@ -409,21 +420,120 @@ def deliver_sample(ids: list[int]) -> float:
         return (time.perf_counter() - started) / len(ids)
 
 
-def overdue_probe(n: int, skip: set[int], n_cycles: int) -> float:
-    """Seconds one tick spends walking n overdue cycles (rolled back afterwards)."""
-    from django.db import transaction
+# --- Overdue cycles: the tick reads only the ones due ------------------------------------------
+
+OVERDUE_ZONE = ZONES[0]  # patient g's zone is ZONES[g % 4]: the overdue ones are every 4th
+OVERDUE_SQL = (
+    "SELECT id FROM refills_refillcycle WHERE ended_at IS NULL AND next_overdue_at IS NOT NULL "
+    "AND next_overdue_at <= %s ORDER BY next_overdue_at LIMIT 5000"
+)
+
+
+def overdue_ids(n: int, n_cycles: int) -> list[int]:
+    """n cycles spread over the table, all of patients on OVERDUE_ZONE's clock (none of the
+    catch-up's, which are 1 modulo the stride)."""
+    stride = max(4, (n_cycles // n) // 4 * 4)
+    ids = [4 + i * stride for i in range(n)]
+    assert ids[-1] <= n_cycles, (n, n_cycles)
+    return ids
+
+
+def timed_ticks(at: datetime, runs: int) -> tuple[float, float]:
+    """The median and the least time of `runs` ticks at `at` that find nothing to claim (after
+    one warm-up)."""
+    from refills import delivery
+
+    times = []
+    for _ in range(runs + 1):
+        started = time.perf_counter()
+        assert delivery.tick(at) == []
+        times.append(time.perf_counter() - started)
+    return statistics.median(times[1:]), min(times[1:])
+
+
+def ticks_until_done(at: datetime, ids: list[int]) -> dict:
+    """Tick at `at` until none of these overdue cycles is due and nothing is left to claim, as
+    the minute tick would within that minute; the claimed rows are left as claimed. (Whether
+    they are due is read by primary key: a scan of the tick's own index here would mark the
+    entries it left behind as dead, which the tick's query does not do by itself.)"""
+    from django.db import connection
 
     from refills import delivery
     from refills.models import RefillCycle
 
-    ids = [i for i in range(2, n_cycles, n_cycles // (2 * n)) if i not in skip][:n]
-    with transaction.atomic():
-        RefillCycle.objects.filter(pk__in=ids).update(refill_due_at=NOW - timedelta(hours=2))
-        started = time.perf_counter()
-        delivery._open_overdue(NOW)
-        elapsed = time.perf_counter() - started
-        transaction.set_rollback(True)
-    return elapsed
+    elapsed, claimed, ticks = 0.0, 0, 0
+    counter = QueryCounter()
+    while True:
+        with connection.execute_wrapper(counter):
+            started = time.perf_counter()
+            claims = delivery.tick(at)
+            elapsed += time.perf_counter() - started
+        ticks += 1
+        claimed += len(claims)
+        if not claims and min(RefillCycle.objects.filter(pk__in=ids).values_list("next_overdue_at", flat=True)) > at:
+            break
+    return {"time": elapsed, "claimed": claimed, "ticks": ticks, "queries": counter.count}
+
+
+def overdue(n: int, n_cycles: int, runs: int = 51) -> dict:
+    """An ordinary minute's tick with n overdue cycles whose repeat is not due then, against one
+    with none; then the reminder-hour minute when their n daily repeats fall due."""
+    from django.db import connection
+
+    from refills.forecast import first_at_hour_after, latest_at_hour_before
+    from refills.models import Delivery, RefillCycle
+
+    hour = 9  # seed_clinics
+    repeat_at = latest_at_hour_before(NOW - timedelta(hours=1), hour, OVERDUE_ZONE)  # before NOW:
+    due_at = repeat_at - timedelta(hours=20)  # nothing else of the seeded plans is due by then
+    first_tick = due_at + timedelta(minutes=1)
+    ordinary = repeat_at - timedelta(hours=3)
+    assert latest_at_hour_before(first_tick, hour, OVERDUE_ZONE) < due_at < first_tick < ordinary
+    assert first_at_hour_after(first_tick, hour, OVERDUE_ZONE) == repeat_at
+    ids = overdue_ids(n, n_cycles)
+
+    without, without_least = timed_ticks(ordinary, runs)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE refills_refillcycle SET refill_due_at = %(due)s, next_overdue_at = %(due)s WHERE id = ANY(%(ids)s)",
+            {"due": due_at, "ids": ids},
+        )
+        cursor.execute(  # their steps went out before the refill date
+            "UPDATE refills_delivery SET status = 'sent', attempts = 1, sent_at = due_at "
+            "WHERE cycle_id = ANY(%s) AND status = 'pending'",
+            [ids],
+        )
+        cursor.execute("ANALYZE refills_refillcycle")
+        cursor.execute("ANALYZE refills_delivery")
+    plan = explain(OVERDUE_SQL, [ordinary])
+    assert "open_cycle_overdue_due" in plan, plan
+    first = ticks_until_done(first_tick, ids)  # the first tick after the refill date: the queue items
+    moved = RefillCycle.objects.filter(pk__in=ids, next_overdue_at=repeat_at).count()
+    assert moved == n, moved
+    with_overdue, with_least = timed_ticks(ordinary, runs)
+    repeat = ticks_until_done(repeat_at, ids)
+    made = Delivery.objects.filter(cycle_id__in=ids, kind="overdue", due_at=repeat_at).count()
+    assert made == repeat["claimed"] == n, (made, repeat["claimed"], n)
+    # Sent, as workers would record them: a claimed row left behind is stranded for a later tick.
+    Delivery.objects.filter(cycle_id__in=ids, status="sending").update(
+        status="sent", sent_at=repeat_at, lease_expires_at=None
+    )
+
+    def indent(text):
+        return "  " + text.replace("\n", "\n  ")
+
+    log(
+        f"\n== {n:,} overdue cycles among {n_cycles:,} ==\n"
+        f"an ordinary minute's tick ({runs} ticks, median / least): {without * 1000:.2f} / {without_least * 1000:.2f}"
+        f" ms with none overdue, {with_overdue * 1000:.2f} / {with_least * 1000:.2f} ms with {n:,} overdue"
+        f" (none of their repeats due): {with_least / without_least:.2f} by the least\n"
+        f"the first tick after their refill date: {first['time']:.2f} s in {first['ticks']} ticks"
+        f" ({first['queries']:,} queries; opens their queue items)\n"
+        f"the reminder-hour minute: {repeat['time']:.2f} s in {repeat['ticks']} ticks for {made:,} repeat rows"
+        f" made and claimed ({repeat['queries']:,} queries)\n"
+        f"EXPLAIN overdue query (the cycles due, as the tick selects them):\n{indent(plan)}"
+    )
+    return {"without": without, "with": with_overdue, "repeat": repeat, "rows": made, "first": first}
 
 
 def measure(size: int, ids: list[int], sample: int) -> dict:
@@ -562,6 +672,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--due", type=int, default=10_000)
+    parser.add_argument("--overdue", type=int, default=10_000, help="overdue cycles at the largest size")
     parser.add_argument("--smtp", type=int, default=2_000)
     parser.add_argument("--sample", type=int, default=1_000, help="rows timed through deliver() at each size")
     parser.add_argument("--keep", action="store_true", help="keep the ibt_bench database afterwards")
@@ -588,11 +699,7 @@ def main() -> None:
             log(f"\nseeded {size:,} cycles ({size * len(STEPS):,} deliveries) in {time.perf_counter() - started:.0f} s")
             ids = ids or due_ids(args.due, size)
             results.append(measure(size, ids, args.sample))
-        probe = overdue_probe(1000, set(), seeded)
-        log(
-            f"\n== overdue walk ==\none tick walking 1,000 overdue cycles: {probe:.2f} s"
-            f" ({probe:.2f} ms a cycle, on every tick while they stay overdue)"
-        )
+        late = overdue(args.overdue, seeded) if args.overdue else None
         rate = smtp_throughput(args.smtp) if args.smtp else 0.0
 
         log("\n== summary ==")
@@ -607,6 +714,18 @@ def main() -> None:
             log(f"ratio_{big}_to_{small}={results[-1]['total'] / results[0]['total']:.2f}")
             log(f"claim_ratio_{big}_to_{small}={results[-1]['claim'] / results[0]['claim']:.2f}")
             log(f"floor_ratio_{big}_to_{small}={results[-1]['floor'] / results[0]['floor']:.2f}")
+        if late:
+            largest = results[-1]
+            repeat_ms = late["repeat"]["time"] / late["rows"] * 1000
+            catchup_ms = largest["total"] / args.due * 1000
+            claim_ms = largest["claim"] / args.due * 1000
+            log(f"overdue_tick_ratio={late['with'] / late['without']:.2f}")
+            log(f"repeat_ms_per_row={repeat_ms:.3f}")
+            log(f"catchup_ms_per_row={catchup_ms:.3f} (claim alone {claim_ms:.3f})")
+            log(
+                f"repeat_ms_per_row {'<=' if repeat_ms <= catchup_ms else '>'} catchup_ms_per_row"
+                f" ({repeat_ms / catchup_ms:.2f} of it; {repeat_ms / claim_ms:.2f} of the claim alone)"
+            )
         if rate:
             log(f"smtp_sends_per_second={rate:.1f}")
         log(f"bench wall time {time.perf_counter() - began:.0f} s")
