@@ -1,11 +1,11 @@
-"""E-mail through real SMTP, plain text and HTML, with a Message-ID fixed per delivery row."""
+"""E-mail through real SMTP, plain text and HTML, with a Message-ID fixed per delivery row. Each
+process keeps its SMTP connection open between sends (refills/channels/smtp.py)."""
 
 import smtplib
 
-from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import EmailMultiAlternatives
 
-from . import PermanentError, TransientError
+from . import PermanentError, TransientError, smtp
 
 
 def send(recipient, message, delivery) -> str:
@@ -16,13 +16,12 @@ def send(recipient, message, delivery) -> str:
         body=message.text,
         to=[recipient.email],
         headers={"Message-ID": delivery.message_id, "Auto-Submitted": "auto-generated"},
-        connection=get_connection(timeout=settings.EMAIL_TIMEOUT),
     )
     mail.attach_alternative(message.html, "text/html")
     for filename, content, mimetype in message.attachments:
         mail.attach(filename, content, mimetype)
     try:
-        mail.send(fail_silently=False)
+        smtp.send(mail)
     except smtplib.SMTPRecipientsRefused as error:
         codes = [code for code, _ in error.recipients.values()]
         if all(500 <= code < 600 for code in codes):
