@@ -5,6 +5,7 @@ Subjects, SMS and calendar titles carry no symptoms, doses or full names."""
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -77,7 +78,7 @@ def render(delivery, recipient, now: datetime) -> Message:
         "emergency_number": clinic.emergency_number,
     }
     link = ""
-    attachments = ()
+    calendar_cycle = None  # the cycle whose calendar event goes with the e-mail
     if cycle is not None and cycle.refill_due_at is not None:
         context.update(
             due_words=date_in_words(cycle.refill_due_at, zone),
@@ -90,7 +91,7 @@ def render(delivery, recipient, now: datetime) -> Message:
         if recipient.role != "clinic":
             token = acks.make_token(cycle, recipient.key)
             link = settings.SITE_URL.rstrip("/") + reverse("reminder-ack", args=[token])
-            attachments = (("refill.ics", calendar.cycle_ics(cycle), "text/calendar"),)
+            calendar_cycle = cycle
     if delivery.kind.startswith("eos_"):
         context["end_of_service"] = delivery.payload.get("end_of_service_date", "")
     if delivery.kind.startswith("alert_"):
@@ -99,11 +100,41 @@ def render(delivery, recipient, now: datetime) -> Message:
     context["link"] = link
     subject_template = CLINIC_SUBJECTS.get(delivery.kind) if recipient.role == "clinic" else None
     subject = (subject_template or SUBJECTS.get(delivery.kind, "IBT Companion")).format(patient_id=patient.pk)
-    return Message(
-        subject=subject,
-        text=render_text("emails/reminder.txt", context),
-        html=render_to_string("emails/reminder.html", context),
-        sms=" ".join(render_text("emails/reminder_sms.txt", context).split()),
-        link=link,
-        attachments=attachments,
-    )
+    message = RenderedMessage(subject=subject, link=link, context=context, calendar_cycle=calendar_cycle)
+    for part in CHANNEL_PARTS.get(delivery.channel, ()):
+        getattr(message, part)  # what the row's channel sends is rendered now: an error shows here
+    return message
+
+
+# The parts of a message each channel reads (refills/channels/): only those are rendered.
+CHANNEL_PARTS = {"email": ("text", "html", "attachments"), "sms": ("sms",), "inbox": ("text",)}
+
+
+class RenderedMessage(Message):
+    """A Message whose bodies are rendered from one context when first read, each at most once:
+    an e-mail never renders the SMS, an SMS never the e-mail's parts or its calendar event."""
+
+    def __init__(self, *, subject: str, link: str, context: dict, calendar_cycle=None):
+        # A frozen dataclass: set the fields the way its own __init__ does.
+        object.__setattr__(self, "subject", subject)
+        object.__setattr__(self, "link", link)
+        object.__setattr__(self, "_context", context)
+        object.__setattr__(self, "_calendar_cycle", calendar_cycle)
+
+    @cached_property
+    def text(self) -> str:
+        return render_text("emails/reminder.txt", self._context)
+
+    @cached_property
+    def html(self) -> str:
+        return render_to_string("emails/reminder.html", self._context)
+
+    @cached_property
+    def sms(self) -> str:
+        return " ".join(render_text("emails/reminder_sms.txt", self._context).split())
+
+    @cached_property
+    def attachments(self) -> tuple[tuple[str, bytes, str], ...]:
+        if self._calendar_cycle is None:
+            return ()
+        return (("refill.ics", calendar.cycle_ics(self._calendar_cycle), "text/calendar"),)
