@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from refills.forecast import Bolus, DoseProgram, FlexStep, ForecastInputs, forecast
+from refills.domain.forecast import Bolus, DoseProgram, FlexStep, ForecastInputs, forecast
 
 T0 = datetime(2026, 3, 1, 15, 0, 17, tzinfo=UTC)
 

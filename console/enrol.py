@@ -38,10 +38,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
-
 from patients.access import staff_clinics
 from patients.models import Clinic, EnrolmentDraft, Patient
-from refills.catalog import CATALOG
+from refills.domain.catalog import CATALOG
 from refills.forms import Submission
 from refills.models import PumpProfile
 from refills.templatetags.refill_tags import days_left_in_words, local_when, reason_sentence

@@ -18,15 +18,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET
-
 from patients import audit
 from patients.access import staff_clinics
 from patients.models import AuditEvent, Patient
-from refills.catalog import CATALOG
-from refills.forecast import Forecast, forecast, volume_at
+from refills.domain.catalog import CATALOG
+from refills.domain.forecast import Forecast, forecast, volume_at
+from refills.domain.programs import program_to_dict
 from refills.models import PumpProfile
 from refills.plan_views import STATUS_SHORT, kind_label
-from refills.programs import program_to_dict
 from refills.templatetags.refill_tags import date_in_words, local_when, number, value_lines
 from refills.views import KIND_NAMES
 from symptoms.forms import reported

@@ -33,12 +33,11 @@ from django.db.models import (
     When,
     prefetch_related_objects,
 )
-
 from patients.access import staff_clinics, visible_patients
 from patients.models import AuditEvent, CaregiverLink, Patient, QueueItem
-from refills import catalog
 from refills import statuses as refill_statuses
-from refills.forecast import Forecast, forecast
+from refills.domain import catalog
+from refills.domain.forecast import Forecast, forecast
 from refills.models import Acknowledgement, Delivery, PumpEvent, PumpProfile, RefillCycle
 from refills.services import effective_values
 from refills.templatetags.refill_tags import stored_inputs

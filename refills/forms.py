@@ -16,8 +16,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from . import catalog
-from .events import DATE_OUT_OF_RANGE, date_in_range
+from .domain import catalog
+from .domain.events import DATE_OUT_OF_RANGE, date_in_range
 from .models import PumpEvent, PumpProfile
 from .templatetags.refill_tags import number
 

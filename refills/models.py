@@ -1,4 +1,4 @@
-"""Pump profile, pump events and refill cycles. The forecast itself is refills/forecast.py;
+"""Pump profile, pump events and refill cycles. The forecast itself is refills/domain/forecast.py;
 refills/services.py records events and stores what the forecast returns."""
 
 from datetime import date, timedelta
@@ -12,8 +12,8 @@ from django.utils.translation import gettext_lazy as _
 
 from patients.models import Patient, User
 
-from . import catalog
-from .events import DATE_OUT_OF_RANGE, date_in_range
+from .domain import catalog
+from .domain.events import DATE_OUT_OF_RANGE, date_in_range
 
 
 class PumpProfile(models.Model):
@@ -146,7 +146,7 @@ class RefillCycle(models.Model):
     empty_at = models.DateTimeField(null=True, blank=True)
     stability_limit_at = models.DateTimeField(null=True, blank=True)
     reminder_at = models.DateTimeField(null=True, blank=True)
-    # The first reminder step's instant (refills.reminders.first_step_at), set with the plan: the
+    # The first reminder step's instant (refills.domain.reminders.first_step_at), set with the plan: the
     # refill is "due soon" from then on, even when nobody can be reminded.
     first_step_at = models.DateTimeField(null=True, blank=True)
     # When the minute tick next looks at this cycle for the overdue work (queue items, the daily

@@ -34,7 +34,7 @@ from patients.models import AuditEvent, Patient, User
 
 from . import calendar, recipients, services
 from .delivery import UNSENT
-from .events import DATE_OUT_OF_RANGE, date_in_range
+from .domain.events import DATE_OUT_OF_RANGE, date_in_range
 from .forms import DateInput, ServiceErrorsMixin
 from .models import Acknowledgement, Delivery, RefillCycle
 from .views import _staff_patient

@@ -15,9 +15,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from . import catalog
+from .domain import catalog
+from .domain.programs import program_to_dict
 from .models import PumpEvent
-from .programs import program_to_dict
 
 RISK_MARKERS = ("sci_t6_or_above", "communication_difficulty", "prior_withdrawal")
 
@@ -162,7 +162,7 @@ class ForecastInputsSerializer(serializers.Serializer):
 
 
 class ForecastSerializer(serializers.Serializer):
-    """refills.forecast.Forecast. Instants in the patient's current zone."""
+    """refills.domain.forecast.Forecast. Instants in the patient's current zone."""
 
     low_reservoir_alarm_at = PatientDateTimeField(allow_null=True, help_text="Null: the program delivers nothing.")
     empty_at = PatientDateTimeField(allow_null=True)

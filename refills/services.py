@@ -22,11 +22,12 @@ from patients import audit
 from patients import services as patient_services
 from patients.models import AuditEvent, CaregiverLink, Patient, QueueItem, User
 
-from . import catalog, chain, delivery
-from .events import EventContext, EventError, EventValues, check_time, parse_event, values_to_json
-from .forecast import Forecast, ForecastInputs, at_local_hour, forecast
+from . import delivery
+from .domain import catalog, chain
+from .domain.events import EventContext, EventError, EventValues, check_time, parse_event, values_to_json
+from .domain.forecast import Forecast, ForecastInputs, at_local_hour, forecast
+from .domain.programs import parse_program, program_to_dict
 from .models import PumpEvent, PumpProfile, RefillCycle
-from .programs import parse_program, program_to_dict
 
 FILL_KINDS = (PumpEvent.Kind.REFILL, PumpEvent.Kind.PUMP_REPLACED)
 

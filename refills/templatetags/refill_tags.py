@@ -21,10 +21,10 @@ from django.utils.translation import ngettext
 
 from patients.access import is_clinic_staff
 from patients.models import Patient
-from refills.catalog import CATALOG
-from refills.forecast import ForecastInputs, forecast
+from refills.domain.catalog import CATALOG
+from refills.domain.forecast import ForecastInputs, forecast
+from refills.domain.programs import parse_program
 from refills.models import RefillCycle
-from refills.programs import parse_program
 
 register = template.Library()
 

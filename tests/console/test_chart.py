@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from console import chart
-from refills.forecast import DoseProgram, ForecastInputs, forecast, volume_at
+from refills.domain.forecast import DoseProgram, ForecastInputs, forecast, volume_at
 
 NS = "{http://www.w3.org/2000/svg}"
 T0 = datetime(2026, 10, 21, 15, 0, tzinfo=UTC)

@@ -4,8 +4,8 @@ mcg/mL and a program below 1 mcg a day. The rules are those of patients.zones an
 
 import pytest
 
-from refills.events import DATE_OUT_OF_RANGE
-from refills.programs import TOO_STRONG
+from refills.domain.events import DATE_OUT_OF_RANGE
+from refills.domain.programs import TOO_STRONG
 
 from .test_enrol import (
     NOW,  # noqa: F401 (the frozen fixture stops time at the enrolment's NOW)

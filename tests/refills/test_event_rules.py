@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from refills.events import EventContext, EventError, check_time, parse_event
-from refills.programs import ProgramError, parse_program
+from refills.domain.events import EventContext, EventError, check_time, parse_event
+from refills.domain.programs import ProgramError, parse_program
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 CTX = EventContext(

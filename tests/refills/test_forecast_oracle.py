@@ -20,7 +20,7 @@ from fractions import Fraction
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from refills.forecast import Bolus, DoseProgram, FlexStep, ForecastInputs, forecast
+from refills.domain.forecast import Bolus, DoseProgram, FlexStep, ForecastInputs, forecast
 
 D = Decimal
 SCALE = 100  # rates and doses carry at most 2 decimal places

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from refills.forecast import (
+from refills.domain.forecast import (
     Bolus,
     DoseProgram,
     FlexStep,

@@ -15,8 +15,7 @@ from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 import pytest
-
-from refills.forecast import (
+from refills.domain.forecast import (
     Bolus,
     DoseProgram,
     FlexStep,

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
-from refills.forecast import (
+from refills.domain.forecast import (
     Bolus,
     DoseProgram,
     FlexStep,

@@ -13,12 +13,11 @@ import pytest
 import time_machine
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
-
 from patients import queue
 from patients import services as patient_services
 from patients.models import Patient, QueueItem
 from refills import delivery, services
-from refills.forecast import first_at_hour_after, latest_at_hour_before
+from refills.domain.forecast import first_at_hour_after, latest_at_hour_before
 from refills.models import Delivery, PumpEvent, RefillCycle
 
 from ..factories import CaregiverLinkFactory, PatientFactory, pump_with_refill

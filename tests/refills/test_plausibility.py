@@ -1,7 +1,7 @@
 """Absurd numbers and dates in pump data are field errors in plain words, never a 500 (issue 10):
 dates near year 1 or 9999, concentrations above 10,000 mcg/mL, programs below 1 mcg a day,
 numbers too large or too finely divided to be a reading, and messages never show a huge number.
-The rules live once in refills.events / refills.programs / refills.numbers; the API, the staff
+The rules live once in refills.domain.events / refills.domain.programs / refills.domain.numbers; the API, the staff
 forms and enrolment all go through them."""
 
 import json
@@ -13,10 +13,11 @@ import pytest
 import time_machine
 from django.test import Client
 
-from refills import numbers, services
-from refills.events import DATE_OUT_OF_RANGE, check_time, parse_event
+from refills import services
+from refills.domain import numbers
+from refills.domain.events import DATE_OUT_OF_RANGE, check_time, parse_event
+from refills.domain.programs import TOO_STRONG, parse_program
 from refills.models import PumpEvent, PumpProfile
-from refills.programs import TOO_STRONG, parse_program
 
 from .test_event_rules import CTX, NOW, SIMPLE, errors_of, refill
 
@@ -135,7 +136,7 @@ def test_messages_show_numbers_short(value, text):
 
 
 def test_a_non_standard_concentration_warning_stays_short():
-    from refills.chain import program_warnings
+    from refills.domain.chain import program_warnings
 
     warnings = program_warnings(parse_program({**SIMPLE, "concentration_mcg_per_ml": "9999.999999"}))
     assert warnings == [

@@ -1,10 +1,10 @@
-"""refills.reminders.first_step_at: the instant a refill becomes "due soon" (SPEC §7), pure."""
+"""refills.domain.reminders.first_step_at: the instant a refill becomes "due soon" (SPEC §7), pure."""
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from refills import reminders
+from refills.domain import reminders
 
 DUE = datetime(2026, 3, 20, 15, 0, tzinfo=UTC)  # Friday 20 March, 10:00 in Chicago (CDT)
 
