@@ -38,6 +38,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
+
 from patients.access import staff_clinics
 from patients.models import Clinic, EnrolmentDraft, Patient
 from refills.domain.catalog import CATALOG

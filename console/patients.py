@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET
+
 from patients import audit
 from patients.access import staff_clinics
 from patients.models import AuditEvent, Patient

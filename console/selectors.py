@@ -33,6 +33,7 @@ from django.db.models import (
     When,
     prefetch_related_objects,
 )
+
 from patients.access import staff_clinics, visible_patients
 from patients.models import AuditEvent, CaregiverLink, Patient, QueueItem
 from refills import statuses as refill_statuses

@@ -15,6 +15,7 @@ from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from refills.domain.forecast import (
     Bolus,
     DoseProgram,

@@ -13,6 +13,7 @@ import pytest
 import time_machine
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+
 from patients import queue
 from patients import services as patient_services
 from patients.models import Patient, QueueItem
