@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 
 def fill(apps, schema_editor):
-    from refills import reminders  # pure: no models
+    from refills.domain import reminders  # pure: no models
 
     cycles = apps.get_model("refills", "RefillCycle").objects.filter(
         ended_at__isnull=True, refill_due_at__isnull=False
