@@ -1,7 +1,11 @@
+import io
 import os
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
+import time_machine
+from django.core.management import call_command
 from hypothesis import HealthCheck, settings
 
 from patients.models import ClinicMembership
@@ -119,3 +123,21 @@ def world(db):
 @pytest.fixture
 def password():
     return PASSWORD
+
+
+EARLY_MARCH = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # Monday 2 March 2026, 06:00 in Chicago
+
+
+@pytest.fixture
+def early_march():
+    """Time stands still at EARLY_MARCH (tokens and pages use the real clock; ticks get `now`
+    passed in). A module asks for it with `pytestmark = pytest.mark.usefixtures("early_march")`;
+    a test that moves the clock asks for it by name too and gets the traveller."""
+    with time_machine.travel(EARLY_MARCH, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def demo(transactional_db):
+    """The demo data of `manage.py seed_demo`, committed (for a live server in another thread)."""
+    call_command("seed_demo", stdout=io.StringIO())

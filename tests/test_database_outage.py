@@ -17,7 +17,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,19 +28,13 @@ from django.db import InterfaceError, OperationalError, connections
 from django.test import Client, RequestFactory
 
 from .fault_fixtures import PG_BIN, as_postgres, private_postgres_cluster
+from .refills.smtp_server import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 CALL_NOW = "If you have signs of withdrawal or overdose, call 911 now."
 TRY_AGAIN = "We can't reach our records right now. Please try again in a few minutes."
 SESSION_KEY = "a" * 32  # any key: the session row cannot be read anyway
 SEIZURE = {"symptoms": ["seizure"], "temperature_unit": "F"}
-
-
-def free_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on (bound, then released, never listened on)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ committed. A plain `django_db` test would wrap everything in a transaction that 
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from patients.tasks import heartbeat
 from refills.models import Delivery
 
 from .factories import PatientFactory
+from .refills.smtp_server import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -35,13 +35,6 @@ TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
 
 def fresh_beat(at=None) -> SchedulerHeartbeat:
     return SchedulerHeartbeat.objects.create(name="beat", last_tick_at=at or timezone.now())
-
-
-def free_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on (bound, then released, never listened on)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.django_db

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import time_machine
 from django.conf import settings as django_settings
 from django.core import mail
 from django.template.loader import render_to_string
@@ -25,6 +24,8 @@ from tests.factories import CaregiverLinkFactory, ClinicFactory, PatientFactory,
 
 from .refills.smtp_server import Recorder, SmtpServer
 
+pytestmark = pytest.mark.usefixtures("early_march")  # tests/conftest.py: time stands still at EARLY_MARCH
+
 NAME = '<b>Eve</b> & "Co" <script>x</script>'
 CLINIC = 'Clinic <b>Eve</b> & "Co" <script>x</script>'
 PHONE = '<i>555</i> & "0100"'
@@ -32,7 +33,7 @@ EMERGENCY = '<u>9</u>&"11"'
 TYPED = (NAME, CLINIC, PHONE, EMERGENCY)
 ENTITIES = re.compile(r"&(lt|gt|amp|quot|#x27|#39|#34);")
 T0 = datetime(2026, 3, 1, 15, 0, tzinfo=UTC)
-NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # EARLY_MARCH: the clock stands still here
 
 
 def assert_html_escaped(html: str) -> None:
@@ -44,12 +45,6 @@ def assert_plain(text: str, *typed: str) -> None:
     assert not ENTITIES.search(text), text
     for value in typed:
         assert value in text, (value, text)
-
-
-@pytest.fixture(autouse=True)
-def early_march():
-    with time_machine.travel(NOW, tick=False):
-        yield
 
 
 @pytest.fixture

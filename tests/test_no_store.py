@@ -9,12 +9,7 @@ from django.test import Client, RequestFactory
 
 from ibt_companion.no_store import NoStoreMiddleware
 from refills.plan_views import feed_token
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+from tests.helpers import client_for
 
 
 def assert_no_store(response):

@@ -2,11 +2,9 @@
 and every step (with field errors, the forecast and the "nobody to remind" warning) checked by
 axe for serious or critical accessibility problems."""
 
-import io
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
 from playwright.sync_api import Browser, Page, expect
 
 from patients.models import Invitation, Patient
@@ -17,11 +15,6 @@ pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parent.parent.parent / "test-artifacts"
 STAFF = ("nurse@riverside.example", "demo-staff-2026")
 NOBODY = "Nobody can get refill reminders by e-mail or text. Add an e-mail address or invite a caregiver."
-
-
-@pytest.fixture
-def demo(transactional_db):
-    call_command("seed_demo", stdout=io.StringIO())
 
 
 def fill_patient(page: Page, *, email: str) -> None:
