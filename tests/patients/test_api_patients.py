@@ -7,13 +7,7 @@ from django.test import Client
 
 from patients.models import AuditEvent, Patient
 from tests.factories import PASSWORD
-
-
-def api(user=None):
-    client = Client()
-    if user is not None:
-        client.force_login(user)
-    return client
+from tests.helpers import client_for as api
 
 
 def patch(client, url, data):

@@ -12,30 +12,19 @@ import time_machine
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.tokens import default_token_generator
 from django.test import Client
-from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
-from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from patients import services as patient_services
 from patients.models import ApiToken, AuditEvent, ClinicMembership, User
 from patients.token_rules import Ended, ended
 from tests.factories import PASSWORD
+from tests.patients.helpers import totp_code as code
 
 TOKEN_URL = "/api/v1/auth/token/"
 LIST_URL = "/api/v1/auth/tokens/"
 PROBE = "/api/v1/patients/"  # any endpoint that needs a log-in
-
-
-@pytest.fixture
-def start():
-    return timezone.now().replace(microsecond=0)
-
-
-def code(device) -> str:
-    device.refresh_from_db()
-    return f"{totp(device.bin_key):06d}"
 
 
 def request_token(user, **extra):

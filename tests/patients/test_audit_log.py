@@ -4,15 +4,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.utils import InternalError
-from django.test import Client
 
 from patients.models import AuditEvent
-
-
-def client_for(user):
-    client = Client()
-    client.force_login(user)
-    return client
+from tests.helpers import client_for
 
 
 def test_staff_read_is_audited_patient_read_is_not(world):

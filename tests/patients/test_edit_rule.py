@@ -7,13 +7,13 @@ of another clinic get 404."""
 import json
 
 import pytest
-from django.test import Client
 
 from patients import permissions
 from patients.access import relation_to
 from patients.models import AuditEvent, CaregiverLink, Patient
 from patients.serializers import PatientSerializer
 from tests.factories import PatientFactory
+from tests.helpers import client_for
 
 # --- The rule itself (no database) ------------------------------------------------------------
 
@@ -92,12 +92,6 @@ def expected_status(role: str, field: str) -> int:
     if role in ("staff", "admin") or (role == "patient_user" and field in CONTACTS):
         return 200
     return 403
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def stored(patient, field):

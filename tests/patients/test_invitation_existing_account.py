@@ -5,21 +5,15 @@ page), and an account that cannot take the invitation gets a clear page, never a
 import re
 
 import pytest
-import time_machine
 from django.core import mail
 from django.test import Client
-from django.utils import timezone
 
 from patients.models import AuditEvent, CaregiverLink, Invitation, Patient
 from tests.factories import PASSWORD
 
+pytestmark = pytest.mark.usefixtures("frozen")  # tests/patients/conftest.py: time stands still
+
 LINK = re.compile(r"http://[^\s\"]+/invite/([^/\s\"]+)/")
-
-
-@pytest.fixture(autouse=True)
-def frozen():
-    with time_machine.travel(timezone.now().replace(microsecond=0), tick=False):
-        yield
 
 
 def invite(world, patient, email, kind, capture) -> str:

@@ -6,14 +6,14 @@ the fix each look-alike got five fresh tries, got in with the right password, an
 cleared the real address's lock."""
 
 import pytest
-import time_machine
 from django.db import connection
 from django.test import Client
-from django.utils import timezone
 
 from patients.addresses import fold, same_address
 from patients.models import User
 from tests.factories import PASSWORD, PatientFactory
+
+pytestmark = pytest.mark.usefixtures("frozen")  # tests/patients/conftest.py: time stands still
 
 REAL = "sam@riverside.example"
 LOOK_ALIKES = ["sam@rıverside.example", "ſam@riverſide.example", "Sam@RIVERSIDE.example", "SAM@RıVERSIDE.EXAMPLE"]
@@ -23,12 +23,6 @@ DOTLESS = "sam@rıverside.example"
 @pytest.fixture
 def sam(db):
     return PatientFactory(user__email=REAL).user
-
-
-@pytest.fixture(autouse=True)
-def frozen():
-    with time_machine.travel(timezone.now().replace(microsecond=0), tick=False):
-        yield
 
 
 def page(address, password, ip="10.0.0.1"):

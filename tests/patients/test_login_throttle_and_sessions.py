@@ -17,11 +17,6 @@ def attempt(client, email, password, ip="10.0.0.1"):
     return client.post(LOGIN, {"username": email, "password": password}, REMOTE_ADDR=ip)
 
 
-@pytest.fixture
-def start():
-    return timezone.now().replace(microsecond=0)
-
-
 def test_five_failures_lock_that_user_and_ip_for_15_minutes_only(world, start):
     email = world.patient_user.email
     with time_machine.travel(start, tick=False) as clock:

@@ -6,12 +6,7 @@ from django.test import Client
 
 from patients.models import Patient
 from tests.factories import PASSWORD, PatientFactory
-
-
-def client_for(user):
-    client = Client()
-    client.force_login(user)
-    return client
+from tests.helpers import client_for
 
 
 def test_home_per_role(world):

@@ -18,7 +18,6 @@ from django.core import mail
 from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
-from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -26,6 +25,7 @@ from patients import two_factor
 from patients.models import AuditEvent, ClinicMembership, SecondFactorEnrolment
 from symptoms.models import CheckIn
 from tests.factories import PASSWORD, MembershipFactory
+from tests.patients.helpers import totp_code as code
 
 # Real commits: the e-mails go out on commit, as they do in production.
 pytestmark = [pytest.mark.real_two_factor, pytest.mark.django_db(transaction=True)]
@@ -36,11 +36,6 @@ def password_login(user) -> Client:
     response = client.post("/accounts/login/", {"username": user.email, "password": PASSWORD})
     assert response.status_code == 302, response.content[:300]
     return client
-
-
-def code(device) -> str:
-    device.refresh_from_db()
-    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):0{device.digits}d}"
 
 
 def device_of(user, **extra) -> TOTPDevice:

@@ -11,7 +11,6 @@ import time_machine
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import timezone
-from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -19,15 +18,11 @@ from patients import services, two_factor
 from patients.invitations import make_token
 from patients.models import CaregiverLink, Invitation, SecondFactorEnrolment
 from tests.factories import PASSWORD
+from tests.patients.helpers import totp_code as code
 
 pytestmark = [pytest.mark.real_two_factor, pytest.mark.django_db(transaction=True)]
 
 WRONG = "000000"
-
-
-def code(device) -> str:
-    device.refresh_from_db()
-    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):0{device.digits}d}"
 
 
 def with_device(user) -> TOTPDevice:

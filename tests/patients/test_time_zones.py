@@ -6,10 +6,10 @@ refused with a field message, never stored."""
 import json
 
 import pytest
-from django.test import Client
 
 from patients import zones
 from patients.models import Patient
+from tests.helpers import client_for
 
 NOT_PLACES = ["localtime", "Factory", "posixrules", "Etc/GMT+5", "EST5EDT", "US/Eastern", "Japan", "GMT", "posix/UTC"]
 PLACES = ["America/Chicago", "America/Argentina/Buenos_Aires", "Europe/Paris", "Arctic/Longyearbyen", "UTC"]
@@ -23,12 +23,6 @@ def test_names_that_are_not_places_are_refused(name):
 @pytest.mark.parametrize("name", PLACES)
 def test_places_are_accepted(name):
     assert zones.is_livable(name)
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.mark.django_db

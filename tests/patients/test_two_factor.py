@@ -6,11 +6,11 @@ import time
 
 import pytest
 from django.test import Client
-from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from patients import two_factor
 from tests.factories import PASSWORD
+from tests.patients.helpers import totp_code as code
 
 pytestmark = pytest.mark.real_two_factor
 
@@ -20,11 +20,6 @@ def password_login(user) -> Client:
     response = client.post("/accounts/login/", {"username": user.email, "password": PASSWORD})
     assert response.status_code == 302
     return client
-
-
-def code(device) -> str:
-    device.refresh_from_db()
-    return f"{totp(device.bin_key):06d}"
 
 
 STAFF_URLS = ["/", "/patients/new/", "/clinic/audit/"]
