@@ -13,17 +13,11 @@ from django.test.utils import CaptureQueriesContext
 from patients.models import AuditEvent, Patient
 from refills import services
 from refills.models import PumpEvent, PumpProfile, RefillCycle
+from tests.helpers import client_for as api
 
 NOW = datetime(2026, 3, 20, 15, 0, tzinfo=UTC)  # 10:00 CDT in Chicago
 T0 = datetime(2026, 3, 1, 15, 0, tzinfo=UTC)  # 09:00 CST
 SIMPLE = {"concentration_mcg_per_ml": "500", "mode": "simple", "daily_dose_mcg": "250"}
-
-
-def api(user=None) -> Client:
-    client = Client()
-    if user is not None:
-        client.force_login(user)
-    return client
 
 
 def send(client, method, url, data):

@@ -43,6 +43,7 @@ from ..fault_fixtures import (
     stop_worker,
     wait_until,
 )
+from .helpers import tick_and_send_at as run
 from .smtp_server import Recorder, SmtpServer, free_port
 
 # --- Waiting on a worker (the processes themselves: tests/fault_fixtures.py) ---------------
@@ -380,12 +381,6 @@ def cycle(world):
             now=T0 + timedelta(minutes=5),
         )
     return RefillCycle.objects.get(patient=world.patient, ended_at__isnull=True)
-
-
-def run(now: datetime) -> dict[int, str]:
-    """One tick and the sends it hands out, in-process, with the clock at `now`."""
-    with time_machine.travel(now, tick=False):
-        return {pk: delivery.deliver(pk, now) for pk in delivery.tick(now)}
 
 
 def step_14(recipient_email: str) -> Delivery:

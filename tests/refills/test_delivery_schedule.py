@@ -4,20 +4,22 @@ time, and with two schedulers ticking at once against real PostgreSQL."""
 
 import smtplib
 import threading
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
-from django.db import connection, transaction
+from django.db import connection
 
 from patients.models import QueueItem
 from refills import delivery, services
-from refills.models import Delivery, PumpEvent, PumpProfile, RefillCycle
+from refills.models import Delivery, PumpProfile, RefillCycle
 
 from ..factories import PatientFactory
+from .helpers import local, open_cycle, utc
+from .helpers import tick_and_send_at as run
 
 CHICAGO, PARIS = "America/Chicago", "Europe/Paris"
 DUE = datetime(2026, 4, 6, 15, 0, tzinfo=UTC)  # Monday 6 April, 10:00 CDT
@@ -25,54 +27,9 @@ EMPTY = datetime(2026, 4, 10, 15, 0, tzinfo=UTC)
 SIMPLE = {"concentration_mcg_per_ml": "500", "mode": "simple", "daily_dose_mcg": "250"}  # 0.5 mL/day
 
 
-def local(day: date, hour: int, zone: str, minute: int = 0) -> datetime:
-    return datetime.combine(day, time(hour, minute), tzinfo=ZoneInfo(zone)).astimezone(UTC)
-
-
-def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=UTC)
-
-
-def run(now: datetime) -> dict[int, str]:
-    """One tick and the sends it hands out, with the clock at `now`."""
-    with time_machine.travel(now, tick=False):
-        return {pk: delivery.deliver(pk, now) for pk in delivery.tick(now)}
-
-
 def kinds(outcome: dict[int, str]) -> list[tuple[str, str, str]]:
     rows = Delivery.objects.in_bulk(list(outcome))
     return sorted((rows[pk].kind, rows[pk].channel, status) for pk, status in outcome.items())
-
-
-def open_cycle(patient, refill_due_at: datetime, *, empty_at=None, planned_at=None) -> RefillCycle:
-    """An open cycle with this refill date (the forecast itself is tested elsewhere), planned
-    at `planned_at` the way recording an event plans it."""
-    planned_at = planned_at or refill_due_at - timedelta(days=40)
-    event = PumpEvent.objects.create(
-        patient=patient,
-        kind="refill",
-        occurred_at=planned_at,
-        zone=patient.time_zone,
-        utc_offset_minutes=0,
-        capacity_ml=20,
-        values={},
-    )
-    cycle = RefillCycle.objects.create(
-        patient=patient, started_by=event, started_at=planned_at, refill_due_at=refill_due_at, empty_at=empty_at
-    )
-    with time_machine.travel(planned_at, tick=False), transaction.atomic():
-        delivery.plan_cycle(cycle, patient, planned_at)
-    return cycle
-
-
-@pytest.fixture
-def people(world):
-    """The patient hears by e-mail and inbox, the caregiver by e-mail: three rows a message."""
-    world.patient.notification_channels = ["email", "inbox"]
-    world.patient.save()
-    world.caregiver.notification_channels = ["email"]
-    world.caregiver.save()
-    return world
 
 
 def rows_of(cycle, kind) -> set[str]:

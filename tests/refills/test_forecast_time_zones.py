@@ -9,7 +9,7 @@ Rules under test:
 """
 
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from zoneinfo import ZoneInfo
@@ -26,13 +26,10 @@ from refills.domain.forecast import (
     latest_at_hour_before,
     volume_at,
 )
+from tests.refills.helpers import utc
 
 D = Decimal
 MINUTE = timedelta(minutes=1)
-
-
-def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=UTC)
 
 
 # A two-step flex program used throughout: 500 mcg/mL, 08:00 → 40 mcg/h, 20:00 → 10 mcg/h (pump clock).

@@ -5,7 +5,7 @@ Every expected instant is derived in the comments. Instants are UTC; "d" is an e
 """
 
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
@@ -18,12 +18,9 @@ from refills.domain.forecast import (
     mg_to_mcg_per_ml,
     volume_at,
 )
+from tests.refills.helpers import utc
 
 D = Decimal
-
-
-def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=UTC)
 
 
 # The reference cycle used by several cases: a SynchroMed II 20 mL refilled on Monday 2 Mar 2026 at

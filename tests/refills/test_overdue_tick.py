@@ -6,7 +6,7 @@ time has come, in-process with `now` passed in and the clock frozen at it."""
 import importlib
 import logging
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -19,50 +19,17 @@ from patients import services as patient_services
 from patients.models import Patient, QueueItem
 from refills import delivery, services
 from refills.domain.forecast import first_at_hour_after, latest_at_hour_before
-from refills.models import Delivery, PumpEvent, RefillCycle
+from refills.models import Delivery, RefillCycle
 
 from ..factories import CaregiverLinkFactory, PatientFactory, pump_with_refill
+from .helpers import local, open_cycle, utc
+from .helpers import tick_and_send_at as run
 
 CHICAGO, PARIS = "America/Chicago", "Europe/Paris"
 DUE = datetime(2026, 4, 6, 15, 0, tzinfo=UTC)  # Monday 6 April, 10:00 CDT
 NINE_CDT = datetime(2026, 4, 7, 14, 0, tzinfo=UTC)  # the next reminder hour (09:00 CDT) after DUE
 T0 = datetime(2026, 3, 1, 15, 0, tzinfo=UTC)  # a refill of 18 mL above the alarm at 0.5 mL/day: due at DUE
 SIMPLE = {"concentration_mcg_per_ml": "500", "mode": "simple", "daily_dose_mcg": "250"}
-
-
-def local(day: date, hour: int, zone: str, minute: int = 0) -> datetime:
-    return datetime.combine(day, time(hour, minute), tzinfo=ZoneInfo(zone)).astimezone(UTC)
-
-
-def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=UTC)
-
-
-def run(now: datetime) -> dict[int, str]:
-    """One tick and the sends it hands out, with the clock at `now`."""
-    with time_machine.travel(now, tick=False):
-        return {pk: delivery.deliver(pk, now) for pk in delivery.tick(now)}
-
-
-def open_cycle(patient, refill_due_at: datetime, *, empty_at=None, planned_at=None) -> RefillCycle:
-    """An open cycle with this refill date, planned at `planned_at` the way recording an event
-    plans it (the forecast itself is tested elsewhere)."""
-    planned_at = planned_at or refill_due_at - timedelta(days=40)
-    event = PumpEvent.objects.create(
-        patient=patient,
-        kind="refill",
-        occurred_at=planned_at,
-        zone=patient.time_zone,
-        utc_offset_minutes=0,
-        capacity_ml=20,
-        values={},
-    )
-    cycle = RefillCycle.objects.create(
-        patient=patient, started_by=event, started_at=planned_at, refill_due_at=refill_due_at, empty_at=empty_at
-    )
-    with time_machine.travel(planned_at, tick=False), transaction.atomic():
-        delivery.plan_cycle(cycle, patient, planned_at)
-    return cycle
 
 
 def next_at(cycle) -> datetime | None:
@@ -99,16 +66,6 @@ def pump_patient(people):
         cycle = pump_with_refill(people.patient, by=people.staff, at=T0)
     assert cycle.refill_due_at == DUE
     return people, cycle
-
-
-@pytest.fixture
-def people(world):
-    """The patient hears by e-mail and inbox, the caregiver by e-mail: three rows a message."""
-    world.patient.notification_channels = ["email", "inbox"]
-    world.patient.save()
-    world.caregiver.notification_channels = ["email"]
-    world.caregiver.save()
-    return world
 
 
 # --- The next reminder hour (pure) -----------------------------------------------------------

@@ -6,12 +6,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import time_machine
-from django.test import Client
 
 from patients.models import AuditEvent, Patient
 from refills import services
 from refills.models import PumpEvent, PumpProfile, RefillCycle
 from tests.factories import CaregiverLinkFactory, PatientFactory, UserFactory
+from tests.helpers import client_for
 
 # The patient's zone is America/Chicago. 500 mcg/mL at 250 mcg/day drains 0.5 mL a day, so a
 # 20 mL pump filled at T0 reaches its 2 mL alarm 36 days later: Thursday 26 November, 09:00 CST.
@@ -24,12 +24,6 @@ SIMPLE = {"concentration_mcg_per_ml": "500", "mode": "simple", "daily_dose_mcg":
 def frozen():
     with time_machine.travel(NOW, tick=False) as traveller:
         yield traveller
-
-
-def client_for(user):
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def give_pump(patient, by, **values):

@@ -15,9 +15,11 @@ from django.test import Client, RequestFactory
 
 from patients.context_processors import roles
 from patients.models import AuditEvent, CaregiverLink
-from refills import delivery, phone, recipients
+from refills import phone, recipients
 from refills.models import Delivery, InboxMessage
 from tests.factories import CaregiverLinkFactory, PatientFactory
+from tests.helpers import client_for
+from tests.refills.helpers import tick_and_send as run
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 PAGE = "/account/notifications/"
@@ -46,12 +48,6 @@ def texts(path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def body(response) -> str:
     return unescape(response.content.decode())
 
@@ -60,10 +56,6 @@ def choices(**values) -> dict:
     data = {"channels": ["email", "inbox"], "language": "en", "phone": "", "time_zone": ""}
     data.update(values)
     return data
-
-
-def run(now):
-    return [delivery.deliver(pk, now) for pk in delivery.tick(now)]
 
 
 def verified(record, number=NUMBER):

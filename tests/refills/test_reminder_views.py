@@ -2,12 +2,10 @@
 deliveries, the booked refill appointment, the private calendar feed, and the end-of-service
 notices (SPEC §5, §8). Time is frozen in early March 2026; ticks get `now` passed in."""
 
-import json
 import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-import time_machine
 from django.core import signing
 from django.db import connection
 from django.test import Client
@@ -17,40 +15,18 @@ from patients.models import AuditEvent, Patient
 from refills import delivery, services
 from refills.models import Delivery, RefillCycle
 from refills.plan_views import feed_token
-from tests.factories import pump_with_refill
+from tests.helpers import client_for as as_user
+from tests.helpers import post_json
+from tests.refills.helpers import tick_and_send as run
 
-NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+pytestmark = pytest.mark.usefixtures("early_march")  # tests/conftest.py: time stands still at EARLY_MARCH
+
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # EARLY_MARCH: the clock stands still here
 T0 = datetime(2026, 3, 1, 15, 0, tzinfo=UTC)
 SIMPLE = {"concentration_mcg_per_ml": "500", "mode": "simple", "daily_dose_mcg": "250"}
 # 0.5 mL/day; 18 mL to the 2 mL alarm = 36 days → due 6 April 15:00Z (10:00 CDT).
 DUE = datetime(2026, 4, 6, 15, 0, tzinfo=UTC)
 STEP_14 = datetime(2026, 3, 23, 14, 0, tzinfo=UTC)  # 09:00 CDT
-
-
-@pytest.fixture(autouse=True)
-def early_march():
-    with time_machine.travel(NOW, tick=False):
-        yield
-
-
-@pytest.fixture
-def cycle(world):
-    world.patient.notification_channels = ["email", "inbox"]
-    world.patient.save()
-    world.caregiver.notification_channels = ["email"]
-    world.caregiver.save()
-    pump_with_refill(world.patient, by=world.staff, at=T0)
-    return RefillCycle.objects.get(patient=world.patient, ended_at__isnull=True)
-
-
-def as_user(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def run(now):
-    return [delivery.deliver(pk, now) for pk in delivery.tick(now)]
 
 
 def plan_url(world):
@@ -365,11 +341,6 @@ def test_only_staff_reach_the_appointment_page(cycle, world, who):
 
 
 # --- The booked appointment: API ----------------------------------------------------------------
-
-
-def post_json(client, url, data):
-    body = data if isinstance(data, str) else json.dumps(data)
-    return client.post(url, data=body, content_type="application/json")
 
 
 def test_api_books_and_removes(cycle, world):

@@ -3,41 +3,20 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import time_machine
 from django.core import mail
 from django.test import Client
 
 from patients.models import QueueItem
 from refills import acks, delivery, services
-from refills.models import Delivery, InboxMessage, RefillCycle
-from tests.factories import pump_with_refill
+from refills.models import Delivery, InboxMessage
+from tests.refills.helpers import tick_and_send as run
+
+pytestmark = pytest.mark.usefixtures("early_march")  # tests/conftest.py: time stands still at EARLY_MARCH
 
 T0 = datetime(2026, 3, 1, 15, 0, tzinfo=UTC)
 SIMPLE = {"concentration_mcg_per_ml": "500", "mode": "simple", "daily_dose_mcg": "250"}
 # 0.5 mL/day; 18 mL to the 2 mL alarm = 36 days → due 6 April 15:00Z (10:00 CDT); reminder hour 09 CDT = 14:00Z.
 DUE = datetime(2026, 4, 6, 15, 0, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def early_march():
-    """Tokens and pages use the real clock: put it in the cycle (ticks get `now` passed in)."""
-    with time_machine.travel(datetime(2026, 3, 2, 12, 0, tzinfo=UTC), tick=False):
-        yield
-
-
-@pytest.fixture
-def cycle(world):
-    world.patient.notification_channels = ["email", "inbox"]
-    world.patient.save()
-    world.caregiver.notification_channels = ["email"]
-    world.caregiver.save()
-    pump_with_refill(world.patient, by=world.staff, at=T0)
-    return RefillCycle.objects.get(patient=world.patient, ended_at__isnull=True)
-
-
-def run(now):
-    ids = delivery.tick(now)
-    return [delivery.deliver(pk, now) for pk in ids]
 
 
 def test_the_plan(cycle, world):

@@ -6,7 +6,6 @@ follow the patient's zone and status as the refill plan does."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import time_machine
 from django.core import mail
 
 from patients import services as patient_services
@@ -15,28 +14,20 @@ from refills import delivery, phone
 from refills import services as refill_services
 from refills.models import Delivery, RefillCycle
 from tests.factories import PASSWORD, PatientFactory, pump_with_refill
+from tests.refills.helpers import tick_and_send as run
 
-pytestmark = pytest.mark.django_db
+# early_march (tests/conftest.py): time stands still at EARLY_MARCH
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("early_march")]
 
 T0 = datetime(2026, 3, 1, 15, 0, tzinfo=UTC)  # the refill; due 6 April 15:00Z (see test_reminders)
 STEP_14 = datetime(2026, 3, 23, 14, 0, tzinfo=UTC)
 STEPS = {"step_14", "step_7", "step_3", "step_1", "overdue", "empty"}
 
 
-@pytest.fixture(autouse=True)
-def early_march():
-    with time_machine.travel(datetime(2026, 3, 2, 12, 0, tzinfo=UTC), tick=False) as traveller:
-        yield traveller
-
-
 @pytest.fixture
 def cycle(world):
     pump_with_refill(world.patient, by=world.staff, at=T0)
     return RefillCycle.objects.get(patient=world.patient, ended_at__isnull=True)
-
-
-def run(now):
-    return [delivery.deliver(pk, now) for pk in delivery.tick(now)]
 
 
 def join_as_caregiver(world, email: str):

@@ -1,0 +1,52 @@
+"""Plain helpers shared by the refills tests (fixtures: tests/refills/conftest.py); the check-in
+alert tests send through the same tick."""
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import time_machine
+from django.db import transaction
+
+from refills import delivery
+from refills.models import PumpEvent, RefillCycle
+
+
+def utc(*args) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def local(day: date, hour: int, zone: str, minute: int = 0) -> datetime:
+    """That wall-clock time in `zone`, in UTC."""
+    return datetime.combine(day, time(hour, minute), tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+def tick_and_send(now) -> list[str]:
+    """One tick at `now` and the sends it hands out, in this process: their outcomes in order."""
+    return [delivery.deliver(pk, now) for pk in delivery.tick(now)]
+
+
+def tick_and_send_at(now: datetime) -> dict[int, str]:
+    """One tick and the sends it hands out, in this process, with the clock at `now`."""
+    with time_machine.travel(now, tick=False):
+        return {pk: delivery.deliver(pk, now) for pk in delivery.tick(now)}
+
+
+def open_cycle(patient, refill_due_at: datetime, *, empty_at=None, planned_at=None) -> RefillCycle:
+    """An open cycle with this refill date (the forecast itself is tested elsewhere), planned
+    at `planned_at` the way recording an event plans it."""
+    planned_at = planned_at or refill_due_at - timedelta(days=40)
+    event = PumpEvent.objects.create(
+        patient=patient,
+        kind="refill",
+        occurred_at=planned_at,
+        zone=patient.time_zone,
+        utc_offset_minutes=0,
+        capacity_ml=20,
+        values={},
+    )
+    cycle = RefillCycle.objects.create(
+        patient=patient, started_by=event, started_at=planned_at, refill_due_at=refill_due_at, empty_at=empty_at
+    )
+    with time_machine.travel(planned_at, tick=False), transaction.atomic():
+        delivery.plan_cycle(cycle, patient, planned_at)
+    return cycle
