@@ -9,20 +9,15 @@ import pytest
 from django.core import mail
 
 from patients.models import QueueItem
-from refills import delivery
 from refills.models import Delivery, InboxMessage
 from symptoms import services
 from symptoms.models import CheckIn
 from tests.factories import CaregiverLinkFactory, UserFactory
+from tests.refills.helpers import tick_and_send as send_all
 
-from .test_checkin_fixtures import QUIET, with_pump
+from .test_checkin_fixtures import QUIET
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def pump(world):
-    return with_pump(world)
 
 
 CHICAGO_0905 = QUIET.replace(hour=15, minute=5)  # Wednesday 11 March 2026, 15:05Z = 10:05 CDT
@@ -42,11 +37,6 @@ def record(world, by, symptoms, now=CHICAGO_0905):
 
 def rows(checkin):
     return {(d.recipient, d.channel) for d in Delivery.objects.filter(key__startswith=f"checkin:{checkin.pk}:")}
-
-
-def send_all(now):
-    ids = delivery.tick(now)
-    return [delivery.deliver(pk, now) for pk in ids]
 
 
 def test_an_emergency_alerts_every_caregiver_and_the_clinic(pump, carers):

@@ -10,15 +10,11 @@ from patients.models import AuditEvent, QueueItem
 from refills.models import Delivery
 from symptoms.catalog import CODES
 from symptoms.models import CheckIn
+from tests.helpers import client_for, post_json
 
-from .test_checkin_fixtures import QUIET, at_volume, checkins_url, client_for, post_json, with_pump
+from .test_checkin_fixtures import QUIET, at_volume, checkins_url
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def pump(world):
-    return with_pump(world)
 
 
 @pytest.fixture(autouse=True)

@@ -19,8 +19,10 @@ from patients.models import QueueItem
 from refills import delivery
 from refills.models import Delivery
 from symptoms.models import CheckIn
+from tests.helpers import client_for, post_json
+from tests.refills.helpers import tick_and_send as send_due
 
-from .test_checkin_fixtures import checkins_url, client_for, post_json
+from .test_checkin_fixtures import checkins_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -55,11 +57,6 @@ def broker_down(settings):
 
 def alert_rows(checkin):
     return Delivery.objects.filter(key__startswith=f"checkin:{checkin.pk}:")
-
-
-def send_due(now):
-    ids = delivery.tick(now)
-    return [delivery.deliver(pk, now) for pk in ids]
 
 
 def test_an_emergency_check_in_survives_a_broker_outage_and_its_alerts_go_out_after(world, settings):

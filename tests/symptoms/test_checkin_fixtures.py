@@ -1,16 +1,14 @@
 """Shared helpers of the check-in tests (no tests here): `with_pump` gives the `world` patient a
-pump and one refill at T0 draining 0.5 mL a day from 20 mL; and ways to post check-ins. Each test
-module wraps `with_pump` in its own `pump` fixture.
+pump and one refill at T0 draining 0.5 mL a day from 20 mL (the `pump` fixture of
+tests/symptoms/conftest.py); the check-in URL and times. `client_for` and `post_json` are in
+tests/helpers.py.
 
 Volume at T0 + d days = 20 − d/2 mL: 4.0 mL at T0 + 32 days (rule 5's floor), the 2 mL alarm at
 T0 + 36 days (the refill due date).
 """
 
-import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-
-from django.test import Client
 
 from tests.factories import pump_with_refill
 
@@ -33,18 +31,6 @@ def with_pump(world):
     world.caregiver.save()
     pump_with_refill(world.patient, by=world.staff, at=T0)
     return world
-
-
-def client_for(user=None) -> Client:
-    client = Client()
-    if user is not None:
-        client.force_login(user)
-    return client
-
-
-def post_json(client: Client, url: str, data) -> object:
-    body = data if isinstance(data, str) else json.dumps(data)
-    return client.post(url, data=body, content_type="application/json")
 
 
 def checkins_url(patient) -> str:

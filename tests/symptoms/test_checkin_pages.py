@@ -16,15 +16,11 @@ from patients.models import AuditEvent
 from symptoms import services
 from symptoms.models import CheckIn
 from tests.factories import PASSWORD
+from tests.helpers import client_for
 
-from .test_checkin_fixtures import QUIET, client_for, with_pump
+from .test_checkin_fixtures import QUIET
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def pump(world):
-    return with_pump(world)
 
 
 MONDAY_NOON = datetime(2026, 3, 9, 17, 0, tzinfo=UTC)  # 12:00 CDT: Home Clinic is open Mon 08:00-17:00

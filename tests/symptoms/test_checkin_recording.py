@@ -13,14 +13,9 @@ from refills import services as refill_services
 from symptoms import services
 from symptoms.models import CheckIn, LevelLoweredError
 
-from .test_checkin_fixtures import QUIET, T0, at_volume, with_pump
+from .test_checkin_fixtures import QUIET, T0, at_volume
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def pump(world):
-    return with_pump(world)
 
 
 def record(world, by, now=QUIET, **answers):
