@@ -16,14 +16,16 @@ Never run by the test command. In its own database (`ibt_bench`, dropped and mad
    hour), time an ordinary minute's tick with them and without them (101 ticks each), and time
    the ticks of the reminder-hour minute when their 10,000 daily repeats fall due;
 4. send 2,000 e-mails with a real Celery worker (prefork, two processes), a private
-   redis-server and an aiosmtpd server on loopback.
+   redis-server and an aiosmtpd server on loopback, and the same rendered messages through a
+   bare smtplib loop over one connection to the same server (bench/smtp_rate.py).
 
 It prints `ratio_1m_to_100k=<x>` (catch-up time at 1M over 100k), the catch-up DB time, the
 EXPLAIN of the due query (asserting it uses the partial index `delivery_due`),
 `overdue_tick_ratio=<x>` (an ordinary minute's tick with 10,000 overdue cycles over one with
 none; target <= 1.5), `repeat_ms_per_row=<x>` (the reminder-hour minute's ticks, per repeat row
 they make and claim) beside `catchup_ms_per_row=<x>` (the catch-up's DB time per row; the
-repeat must not cost more), and sends per second. About eight minutes on two cores (wall time
+repeat must not cost more), `smtp_sends_per_second=<x>` and `smtp_ratio=<x>` (the worker's
+rate over the bare loop's). About eight minutes on two cores (wall time
 is printed).
 
     .venv/bin/python bench/reminder_scan.py [--sizes 100000,1000000] [--due 10000] [--overdue 10000]
@@ -36,11 +38,8 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from unittest import mock
@@ -594,93 +593,20 @@ def measure(size: int, ids: list[int], sample: int) -> dict:
 # --- Sending through SMTP with two worker processes ----------------------------------------
 
 
-def free_port() -> int:
-    from tests.refills.smtp_server import free_port as port
+def smtp_throughput(n: int):
+    """Step 4: bench/smtp_rate.py in this run, at NOW (nothing else of the seeded plans is due
+    then): e-mails through one worker with two processes, and a bare smtplib loop sending the
+    same rendered messages over one connection to the same server."""
+    sys.path.insert(0, str(REPO / "bench"))
+    import smtp_rate
 
-    return port()
-
-
-def smtp_throughput(n: int) -> float:
-    from ibt_companion.celery import app as celery_app
-    from refills import delivery, tasks
-    from refills.models import Delivery
-    from tests.refills.smtp_server import SmtpServer
-
-    folder = Path(tempfile.mkdtemp(prefix="ibt-bench-"))
-    port = free_port()
-    redis_server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder), "--save", "",
-         "--appendonly", "no", "--logfile", str(folder / "redis.log")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    broker_url = f"redis://127.0.0.1:{port}/10"
-    celery_app.conf.broker_url = broker_url  # before this process publishes anything
-    smtp = SmtpServer().start()
-    queue = f"bench-{uuid.uuid4().hex[:8]}"
-    worker_log = folder / "worker.log"
-    worker = None
-    try:
-        now = NOW  # nothing else of the seeded plans is due then
-        rows = Delivery.objects.bulk_create(
-            Delivery(
-                key=f"bench-smtp:{i}:test::patient:{i}:email",
-                patient_id=i,
-                kind="test",
-                recipient=f"patient:{i}",
-                channel="email",
-                due_at=now,
-                next_attempt_at=now,
-            )
-            for i in range(1, n + 1)
-        )
-        env = {
-            **os.environ,
-            "DATABASE_URL": f"{SERVER}/{BENCH_DB}",
-            "REDIS_URL": broker_url,
-            "TEST_EMAIL_URL": smtp.url,
-            "PYTHONUNBUFFERED": "1",
-        }
-        with worker_log.open("w") as out:
-            worker = subprocess.Popen(
-                [str(Path(sys.executable).with_name("celery")), "-A", "ibt_companion", "worker", "--pool=prefork",
-                 "--concurrency=2", "-Q", queue, "-n", f"{queue}@%h", "--without-gossip", "--without-mingle",
-                 "--without-heartbeat", "--loglevel=WARNING"],
-                cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-        # Warm up: one message through, so start-up is not counted.
-        claims = delivery.tick_claims(now)  # each send task carries its claim's token
-        tasks.send_delivery.apply_async(claims[0], queue=queue)
-        deadline = time.monotonic() + 60
-        while smtp.handler.count() < 1:
-            assert worker.poll() is None and time.monotonic() < deadline, worker_log.read_text()
-            time.sleep(0.05)
-        started = time.perf_counter()
-        for claim in claims[1:]:
-            tasks.send_delivery.apply_async(claim, queue=queue)
-        while claims := delivery.tick_claims(now):
-            for claim in claims:
-                tasks.send_delivery.apply_async(claim, queue=queue)
-        sent = Delivery.objects.filter(pk__in=[r.pk for r in rows], status="sent")
-        deadline = time.monotonic() + 600
-        while sent.count() < n:
-            assert worker.poll() is None and time.monotonic() < deadline, worker_log.read_text()[-5000:]
-            time.sleep(0.2)
-        elapsed = time.perf_counter() - started
-        assert smtp.handler.count() == n, (smtp.handler.count(), n)
-        rate = (n - 1) / elapsed
-        log(f"\n== SMTP ==\n{n - 1:,} e-mails in {elapsed:.1f} s through one worker with two processes: {rate:.1f}/s")
-        return rate
-    finally:
-        if worker is not None and worker.poll() is None:
-            os.killpg(worker.pid, 15)
-            try:
-                worker.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(worker.pid, 9)
-                worker.wait()
-        smtp.stop()
-        redis_server.terminate()
-        redis_server.wait(timeout=10)
+    result = smtp_rate.measure(n, now=NOW)
+    log(
+        f"\n== SMTP ==\n{result.n:,} e-mails through one worker with two processes: "
+        f"{result.worker_rate:.1f}/s over {result.connections} SMTP connection(s); "
+        f"bare smtplib loop {result.bare_rate:.1f}/s"
+    )
+    return result
 
 
 # --- Main ---------------------------------------------------------------------------------
@@ -722,7 +648,7 @@ def main() -> None:
             ids = ids or due_ids(args.due, size)
             results.append(measure(size, ids, args.sample))
         late = overdue(args.overdue, seeded) if args.overdue else None
-        rate = smtp_throughput(args.smtp) if args.smtp else 0.0
+        smtp = smtp_throughput(args.smtp) if args.smtp else None
 
         log("\n== summary ==")
         for r in results:
@@ -748,8 +674,9 @@ def main() -> None:
                 f"repeat_ms_per_row {'<=' if repeat_ms <= catchup_ms else '>'} catchup_ms_per_row"
                 f" ({repeat_ms / catchup_ms:.2f} of it; {repeat_ms / claim_ms:.2f} of the claim alone)"
             )
-        if rate:
-            log(f"smtp_sends_per_second={rate:.1f}")
+        if smtp:
+            for line in smtp.lines():
+                log(line)
         log(f"bench wall time {time.perf_counter() - began:.0f} s")
     finally:
         if not args.keep:
