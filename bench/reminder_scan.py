@@ -5,10 +5,10 @@ Never run by the test command. In its own database (`ibt_bench`, dropped and mad
 
 1. seed 100,000 open refill cycles (patients, refill events, cycles and their four-step
    e-mail plans, the past steps already sent) with server-side bulk INSERT … SELECT;
-2. make the same 10,000 reminders due and time one catch-up: `delivery.tick` claims (1,000
+2. make the same 10,000 reminders due and time one catch-up: `outbox.tick` claims (1,000
    a tick) and each claimed row recorded as sent the way a worker records it (`_finish`, one
    conditional UPDATE; no rendering, no transport), beside the bare SQL query that selects the
-   due ids (the floor); and, on a sample, the worker's whole DB path (`delivery.deliver` with
+   due ids (the floor); and, on a sample, the worker's whole DB path (`outbox.deliver` with
    rendering and transport stubbed out);
 3. grow to 1,000,000 cycles, make the same 10,000 due again, and time it again; then, at that
    size, make 10,000 of the cycles overdue (their patients all on one clock) and let the tick
@@ -375,8 +375,8 @@ def catch_up(n_due: int) -> dict:
     rendering and no transport."""
     from django.db import connection
 
-    from refills import delivery
     from refills.models import Delivery
+    from refills.notify import outbox
 
     claim = record = 0.0
     claimed, ticks = 0, 0
@@ -384,7 +384,7 @@ def catch_up(n_due: int) -> dict:
     with connection.execute_wrapper(counter):
         while True:
             started = time.perf_counter()
-            ids = delivery.tick(NOW)
+            ids = outbox.tick(NOW)
             claim += time.perf_counter() - started
             ticks += 1
             if not ids:
@@ -392,7 +392,7 @@ def catch_up(n_due: int) -> dict:
             claimed += len(ids)
             started = time.perf_counter()
             for pk in ids:
-                delivery._finish(Delivery(pk=pk), Delivery.Status.SENT, provider_id=f"bench-{pk}", sent_at=NOW)
+                outbox._finish(Delivery(pk=pk), Delivery.Status.SENT, provider_id=f"bench-{pk}", sent_at=NOW)
             record += time.perf_counter() - started
     assert claimed == n_due, claimed
     assert not Delivery.objects.filter(status="sending").exists()
@@ -403,30 +403,30 @@ def claim_sql() -> str:
     from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext
 
-    from refills import delivery
+    from refills.notify import outbox
 
     with CaptureQueriesContext(connection) as queries, transaction.atomic():
-        delivery._claim(NOW, delivery.BATCH)
+        outbox._claim(NOW, outbox.BATCH)
         transaction.set_rollback(True)
     return next(q["sql"] for q in queries.captured_queries if "SKIP LOCKED" in q["sql"])
 
 
 def deliver_sample(ids: list[int]) -> float:
-    """Seconds a row for the worker's whole DB path, `delivery.deliver` (load the row and its
+    """Seconds a row for the worker's whole DB path, `outbox.deliver` (load the row and its
     patient, find the recipient, record the outcome), with rendering and transport stubbed out."""
-    from refills import delivery
-    from refills.channels import Message
     from refills.models import Delivery
+    from refills.notify import outbox
+    from refills.notify.channels import Message
 
     message = Message(subject="s", text="t", html="<p>t</p>", sms="t")
-    Delivery.objects.filter(pk__in=ids).update(status="sending", lease_expires_at=NOW + delivery.LEASE)
+    Delivery.objects.filter(pk__in=ids).update(status="sending", lease_expires_at=NOW + outbox.LEASE)
     with (
-        mock.patch("refills.content.render", return_value=message),
-        mock.patch("refills.channels.send", side_effect=lambda channel, recipient, msg, row: row.message_id),
+        mock.patch("refills.notify.content.render", return_value=message),
+        mock.patch("refills.notify.channels.send", side_effect=lambda channel, recipient, msg, row: row.message_id),
     ):
         started = time.perf_counter()
         for pk in ids:
-            assert delivery.deliver(pk, NOW) == "sent"
+            assert outbox.deliver(pk, NOW) == "sent"
         return (time.perf_counter() - started) / len(ids)
 
 
@@ -440,10 +440,10 @@ def overdue_sql(at: datetime) -> str:
     from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext
 
-    from refills import delivery
+    from refills.notify import outbox
 
     with CaptureQueriesContext(connection) as queries, transaction.atomic():
-        delivery._open_overdue(at)
+        outbox._open_overdue(at)
         transaction.set_rollback(True)
     return next(
         q["sql"] for q in queries.captured_queries if "next_overdue_at" in q["sql"] and "SKIP LOCKED" in q["sql"]
@@ -462,12 +462,12 @@ def overdue_ids(n: int, n_cycles: int) -> list[int]:
 def timed_ticks(at: datetime, runs: int) -> tuple[float, float]:
     """The median and the least time of `runs` ticks at `at` that find nothing to claim (after
     one warm-up)."""
-    from refills import delivery
+    from refills.notify import outbox
 
     times = []
     for _ in range(runs + 1):
         started = time.perf_counter()
-        assert delivery.tick(at) == []
+        assert outbox.tick(at) == []
         times.append(time.perf_counter() - started)
     return statistics.median(times[1:]), min(times[1:])
 
@@ -479,15 +479,15 @@ def ticks_until_done(at: datetime, ids: list[int]) -> dict:
     entries it left behind as dead, which the tick's query does not do by itself.)"""
     from django.db import connection
 
-    from refills import delivery
     from refills.models import RefillCycle
+    from refills.notify import outbox
 
     elapsed, claimed, ticks = 0.0, 0, 0
     counter = QueryCounter()
     while True:
         with connection.execute_wrapper(counter):
             started = time.perf_counter()
-            claims = delivery.tick(at)
+            claims = outbox.tick(at)
             elapsed += time.perf_counter() - started
         ticks += 1
         claimed += len(claims)

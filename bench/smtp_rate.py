@@ -5,7 +5,7 @@ Never run by the test command. One run, against one aiosmtpd server on loopback
 
 1. the worker: N e-mails (default 2,000) claimed by the tick and sent by a real Celery worker
    (prefork, two processes) fed by a private redis-server, each send the whole production path
-   (`send_delivery` → `delivery.deliver` → render → the e-mail channel);
+   (`send_delivery` → `outbox.deliver` → render → the e-mail channel);
 2. the transport: the same N messages, rendered and built beforehand exactly as the e-mail
    channel builds them, sent by a bare `smtplib` loop over one connection from a process of its
    own (as the worker's processes are), to the same server.
@@ -167,8 +167,8 @@ def wire_messages(ids: list[int], now: datetime) -> list[tuple[str, list[str], b
     from django.conf import settings
     from django.core.mail import EmailMultiAlternatives
 
-    from refills import content, recipients
     from refills.models import Delivery
+    from refills.notify import content, recipients
 
     out = []
     rows = Delivery.objects.select_related("patient__clinic", "patient__user", "cycle").filter(pk__in=ids)
@@ -251,8 +251,9 @@ def measure(
     from django.utils import timezone
 
     from ibt_companion.celery import app as celery_app
-    from refills import delivery, tasks
+    from refills import tasks
     from refills.models import Delivery
+    from refills.notify import outbox
     from tests.refills.smtp_server import SmtpServer
 
     now = now or timezone.now()
@@ -286,7 +287,7 @@ def measure(
             queue=queue, broker_url=broker_url, smtp_url=smtp.url, log_path=worker_log, settings=worker_settings
         )
         # Warm up: one message through, so start-up is not counted.
-        claims = delivery.tick_claims(now)  # each send task carries its claim's token
+        claims = outbox.tick_claims(now)  # each send task carries its claim's token
         tasks.send_delivery.apply_async(claims[0], queue=queue)
         deadline = time.monotonic() + 60
         while handler.count() < 1:
@@ -295,7 +296,7 @@ def measure(
         started = time.perf_counter()
         for claim in claims[1:]:
             tasks.send_delivery.apply_async(claim, queue=queue)
-        while claims := delivery.tick_claims(now):
+        while claims := outbox.tick_claims(now):
             for claim in claims:
                 tasks.send_delivery.apply_async(claim, queue=queue)
         sent = Delivery.objects.filter(pk__in=ids, status="sent")

@@ -18,7 +18,7 @@ app.conf.beat_schedule = {
     "scheduler-heartbeat": {"task": "patients.tasks.heartbeat", "schedule": 60.0},
     # Every minute: claim due reminder deliveries (the database says what is due).
     "refills-tick": {"task": "refills.tasks.tick", "schedule": 60.0, "options": {"expires": 55}},
-    # Every 15 s: due and stranded check-in alerts (an alert's lease is 45 s: refills/delivery.py).
+    # Every 15 s: due and stranded check-in alerts (an alert's lease is 45 s: refills/notify/outbox.py).
     "refills-urgent-tick": {"task": "refills.tasks.tick_urgent", "schedule": 15.0, "options": {"expires": 14}},
     # Every hour: expired enrolment drafts and sessions.
     "housekeeping": {"task": "patients.tasks.housekeeping", "schedule": 3600.0, "options": {"expires": 3000}},

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 from patients.models import SchedulerHeartbeat
-from refills import delivery
+from refills.notify import outbox
 
 # A reminder due longer ago than this and still unsent means the sender is stuck or down.
 DELIVERY_MAX_AGE_SECONDS = 10 * 60
@@ -52,7 +52,7 @@ def _scheduler() -> dict:
 
 def _deliveries() -> dict:
     try:
-        age = delivery.oldest_due_age_seconds(timezone.now())
+        age = outbox.oldest_due_age_seconds(timezone.now())
     except Exception as exc:
         return {"ok": False, "oldest_due_unsent_age_seconds": None, "error": type(exc).__name__}
     if age is None:

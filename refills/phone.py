@@ -2,7 +2,7 @@
 belongs to the person who typed it, and the STOP / START keywords a provider passes on.
 
 A number is usable for texts only when it was checked (phone_verified_at) and its owner has
-not texted STOP (sms_opted_out_at); refills/recipients.py applies that rule when sending.
+not texted STOP (sms_opted_out_at); refills/notify/recipients.py applies that rule when sending.
 
 The one-time code lives in the session, not the database: it is short-lived, belongs to one
 log-in, and needs no migration. Only an HMAC of it is stored, bound to the user and the number.
@@ -26,7 +26,7 @@ from patients import audit
 from patients.models import AuditEvent, Patient, User
 
 from . import services
-from .channels import sms
+from .notify.channels import sms
 
 CODE_LIFETIME = timedelta(minutes=10)
 CODE_MAX_TRIES = 5

@@ -2,7 +2,7 @@
 message" button, and the in-app inbox.
 
 Where the choices live: a patient's own choices are on their Patient record, because every
-reminder about them reads them there (refills/recipients.for_patient). Anyone else's
+reminder about them reads them there (refills/notify/recipients.for_patient). Anyone else's
 (caregivers, staff) are on their User. A patient's User copy is kept the same as their Patient
 record, so if they also look after someone, those messages follow the same choices.
 """
@@ -22,10 +22,11 @@ from patients import services as patient_services
 from patients.access import relation_to
 from patients.models import AuditEvent, CaregiverLink, Patient, User
 
-from . import content, delivery, recipients, services
+from . import services
 from .models import InboxMessage
+from .notify import content, outbox, recipients
 
-# refills/recipients.py reads "no choice" as e-mail and inbox; the page shows that default.
+# refills/notify/recipients.py reads "no choice" as e-mail and inbox; the page shows that default.
 DEFAULT_CHANNELS = ["email", "inbox"]
 TEST_MESSAGE_EVERY = timedelta(minutes=1)
 
@@ -200,7 +201,7 @@ def send_test(user: User, now: datetime) -> TestSent:
         recipient = recipients.for_caregiver(user, about)
     if not recipient.channels:
         raise ValidationError(_("None of the ways you chose can reach you yet. See the notes at the top of this page."))
-    rows = delivery._create(
+    rows = outbox._create(
         patient=about,
         cycle=None,
         kind="test",

@@ -22,12 +22,12 @@ from patients import audit
 from patients import services as patient_services
 from patients.models import AuditEvent, CaregiverLink, Patient, QueueItem, User
 
-from . import delivery
 from .domain import catalog, chain
 from .domain.events import EventContext, EventError, EventValues, check_time, parse_event, values_to_json
 from .domain.forecast import Forecast, ForecastInputs, at_local_hour, forecast
 from .domain.programs import parse_program, program_to_dict
 from .models import PumpEvent, PumpProfile, RefillCycle
+from .notify import outbox
 
 FILL_KINDS = (PumpEvent.Kind.REFILL, PumpEvent.Kind.PUMP_REPLACED)
 
@@ -199,7 +199,7 @@ def record_event(
         audit.record(by, AuditEvent.Action.CREATE, f"pump_event_{kind}", [patient])
         result = recompute(patient, now=now)
         if kind == PumpEvent.Kind.PUMP_REPLACED:
-            delivery.plan_end_of_service(patient, end_of_service_at(patient, profile), now)
+            outbox.plan_end_of_service(patient, end_of_service_at(patient, profile), now)
         event.refresh_from_db(fields=DERIVED_FIELDS)  # what the replay stored; keeps recorded_by
         outcome = next((o for o in result.outcomes if o.key == (corrects.pk if corrects else event.pk)), None)
         return Recorded(event=event, outcome=outcome, forecast=forecast(result.inputs) if result.inputs else None)
@@ -296,7 +296,7 @@ def _sync_cycles(patient: Patient, originals: list[PumpEvent], replayed: chain.R
         _store_forecast(cycle, result, now)
         if cycle.pk is not None and (cycle.ended_at, cycle.refill_due_at, cycle.empty_at, cycle.sequence) == before:
             if is_open:
-                delivery.plan_cycle(cycle, patient, now, old_due=old_due)  # recipients may have changed
+                outbox.plan_cycle(cycle, patient, now, old_due=old_due)  # recipients may have changed
             continue
         if cycle.pk is None:
             # Close the old open cycle first: one open cycle per patient.
@@ -305,7 +305,7 @@ def _sync_cycles(patient: Patient, originals: list[PumpEvent], replayed: chain.R
             )
         new = cycle.pk is None
         cycle.save()
-        delivery.plan_cycle(cycle, patient, now, old_due=old_due, new=new)
+        outbox.plan_cycle(cycle, patient, now, old_due=old_due, new=new)
 
 
 def _store_forecast(cycle: RefillCycle, result: Forecast | None, now: datetime) -> None:
@@ -367,7 +367,7 @@ def save_profile(*, patient: Patient, by: User, values: dict) -> PumpProfile:
         profile.save()
         audit.record(by, AuditEvent.Action.UPDATE, "pump_profile", [patient])
         recompute(patient)
-        delivery.plan_end_of_service(patient, end_of_service_at(patient, profile), truncate(timezone.now()))
+        outbox.plan_end_of_service(patient, end_of_service_at(patient, profile), truncate(timezone.now()))
     return profile
 
 
@@ -418,7 +418,7 @@ def book_appointment(patient: Patient, at: datetime | None, by: User, *, now: da
         cycle.appointment_at = at
         cycle.sequence += 1
         cycle.save(update_fields=["appointment_at", "sequence"])
-        delivery.plan_cycle(cycle, patient, now)
+        outbox.plan_cycle(cycle, patient, now)
         action = AuditEvent.Action.UPDATE if at is not None else AuditEvent.Action.DELETE
         audit.record(by, action, "refill_appointment", [patient])
     warning = APPOINTMENT_AFTER_DUE if at is not None and at > cycle.refill_due_at else ""
@@ -451,7 +451,7 @@ def replan(patients: Iterable[Patient], now: datetime | None = None) -> None:
         patient = Patient.objects.select_related("clinic", "user").get(pk=patient.pk)
         cycle = RefillCycle.objects.filter(patient=patient, ended_at__isnull=True).first()
         if cycle is not None:
-            delivery.plan_cycle(cycle, patient, now)
+            outbox.plan_cycle(cycle, patient, now)
         _plan_end_of_service(patient, now)
 
 
@@ -464,4 +464,4 @@ def patients_heard_by(user: User) -> list[Patient]:
 def _plan_end_of_service(patient: Patient, now: datetime) -> None:
     profile = PumpProfile.objects.filter(patient=patient).first()
     if profile is not None:
-        delivery.plan_end_of_service(patient, end_of_service_at(patient, profile), now)
+        outbox.plan_end_of_service(patient, end_of_service_at(patient, profile), now)

@@ -4,7 +4,7 @@ its audit row in one transaction.
 
 The path of a check-in: form or API → record_checkin → clean (field errors, nothing saved) →
 context_for (the forecast at observed_at, the last refill, reprogram or replacement, the risk
-markers) → triage.triage (pure) → CheckIn + queue item + alert rows (refills.delivery, the same
+markers) → triage.triage (pure) → CheckIn + queue item + alert rows (refills.notify.outbox, the same
 machinery as the reminders) + audit, committed together → after the commit the alert rows are
 claimed and handed to a worker at once. A broker outage only delays them: rows the broker did not
 take go back to pending, and the minute tick sends them when it can.
@@ -30,9 +30,9 @@ from patients import audit
 from patients import services as patient_services
 from patients.access import is_clinic_staff
 from patients.models import AuditEvent, CaregiverLink, Patient, QueueItem, User
-from refills import delivery, recipients
 from refills import services as refill_services
 from refills.models import Delivery, PumpEvent, PumpProfile
+from refills.notify import outbox, recipients
 from refills.tasks import send_delivery
 
 from . import triage
@@ -406,7 +406,7 @@ def _create_alerts(checkin: CheckIn, patient: Patient, by: User, now: datetime) 
         "logged_by_role": checkin.logged_by_role,
         "path": reverse("checkin-detail", args=[checkin.pk]),  # the message links to the check-in
     }
-    return delivery.create_alerts(
+    return outbox.create_alerts(
         patient=patient,
         scope=f"checkin:{checkin.pk}",
         kind=f"alert_{checkin.level}",
@@ -424,7 +424,7 @@ def hand_over(ids: list[int]) -> None:
     if not ids:
         return
     try:
-        claimed = delivery.claim_now(list(ids), timezone.now())
+        claimed = outbox.claim_now(list(ids), timezone.now())
     except DatabaseError:
         log.exception("could not claim check-in alerts %s; the tick will send them", ids)
         return

@@ -26,8 +26,8 @@ from playwright.sync_api import Page, expect
 
 from patients import invitations, two_factor
 from patients.models import CaregiverLink, Clinic, Invitation, Patient, QueueItem, User
-from refills import acks
 from refills.models import Acknowledgement, InboxMessage, RefillCycle
+from refills.notify import acks
 from symptoms.models import CheckIn
 from tests import access_policy as policy
 from tests.browser_fixtures import assert_accessible, log_in

@@ -17,8 +17,8 @@ from django.test import Client
 from patients import services as patient_services
 from patients.emails import render_text
 from patients.models import Invitation, Patient
-from refills import content, delivery, recipients
 from refills.models import Delivery, InboxMessage
+from refills.notify import content, outbox, recipients
 from symptoms import services as checkins
 from tests.factories import CaregiverLinkFactory, ClinicFactory, PatientFactory, UserFactory, pump_with_refill
 
@@ -71,7 +71,7 @@ def hostile(db):
 @pytest.fixture
 def sms_file(settings, tmp_path):
     settings.SMS_FILE = str(tmp_path / "sms.jsonl")
-    settings.SMS_BACKEND = "refills.channels.sms.FileBackend"
+    settings.SMS_BACKEND = "refills.notify.channels.sms.FileBackend"
     return Path(settings.SMS_FILE)
 
 
@@ -117,8 +117,8 @@ def test_the_sms_shows_the_clinic_number_as_typed(hostile):
 
 def test_reminders_sent_by_the_tick(hostile, sms_file):
     """The 14-day step through every channel: e-mail (both parts), SMS and the inbox."""
-    ids = delivery.tick(datetime(2026, 3, 23, 14, 0, tzinfo=UTC))
-    assert sorted(delivery.deliver(pk, NOW) for pk in ids) == ["sent"] * 5
+    ids = outbox.tick(datetime(2026, 3, 23, 14, 0, tzinfo=UTC))
+    assert sorted(outbox.deliver(pk, NOW) for pk in ids) == ["sent"] * 5
     assert len(mail.outbox) == 2
     for message in mail.outbox:
         html = dict((mimetype, body) for body, mimetype in message.alternatives)["text/html"]
@@ -159,8 +159,8 @@ def test_the_clinics_emergency_email_over_smtp(hostile, settings, sms_file):
             setattr(settings, name, value)
         at = T0 + timedelta(days=10)
         recorded = checkins.record_checkin(patient=hostile, by=hostile.user, symptoms=["seizure"], now=at)
-        for pk, token in delivery.claim_now(recorded.alert_ids, at):
-            delivery.deliver(pk, at, token=token)
+        for pk, token in outbox.claim_now(recorded.alert_ids, at):
+            outbox.deliver(pk, at, token=token)
     received = {message["To"]: parts(message) for message in handler.contents}
     assert set(received) == {hostile.clinic.alert_email, "carer@hostile.example"}
     for body in received.values():
@@ -198,9 +198,9 @@ def test_password_reset_email_is_plain_text(hostile):
 
 
 def test_inbox_pages_escape_the_message(hostile):
-    ids = delivery.tick(datetime(2026, 3, 23, 14, 0, tzinfo=UTC))
+    ids = outbox.tick(datetime(2026, 3, 23, 14, 0, tzinfo=UTC))
     for pk in ids:
-        delivery.deliver(pk, NOW)
+        outbox.deliver(pk, NOW)
     client = Client()
     client.force_login(UserFactory._meta.model.objects.get(email="carer@hostile.example"))
     row = InboxMessage.objects.get(user__email="carer@hostile.example")

@@ -47,8 +47,9 @@ from django.test import Client
 
 from ibt_companion.celery import app as celery_app
 from patients.models import QueueItem
-from refills import acks, delivery, tasks
+from refills import tasks
 from refills.models import Acknowledgement, Delivery, RefillCycle
+from refills.notify import acks, outbox
 
 from .factories import pump_with_refill
 from .fault_fixtures import (
@@ -69,7 +70,7 @@ from .refills.smtp_server import SmtpServer
 # Two months ahead of the real clock, at 15:00 UTC (the refill), so that every instant of the
 # scenario is later than anything the worker stamps with the real clock while the module runs.
 START = datetime.combine(datetime.now(UTC).date() + timedelta(days=60), clock(15), tzinfo=UTC)
-TICK = delivery.TICK  # beat's interval for the tick task
+TICK = outbox.TICK  # beat's interval for the tick task
 QUEUE = celery_app.conf.task_default_queue  # where the tick hands out sends (the broker is private)
 WORKER_PROCESSES = 1  # pool processes per worker: a kill leaves at most one send in flight
 BRPOP_TIMEOUT = 1  # seconds: how long kombu's Redis transport waits on an empty queue

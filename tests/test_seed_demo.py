@@ -8,8 +8,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from patients.models import Patient, QueueItem
-from refills import delivery
 from refills.models import RefillCycle
+from refills.notify import outbox
 from refills.statuses import annotate, facts_of, statuses
 from symptoms.models import CheckIn
 
@@ -25,7 +25,7 @@ def test_the_demo_fills_the_triage_queue_and_is_safe_to_run_twice():
     assert QueueItem.objects.filter(patient=sam, kind__startswith="checkin_", resolved_at__isnull=True).count() == 1
     assert QueueItem.objects.filter(patient=lee, kind="nobody_to_remind", resolved_at__isnull=True).exists()
     assert RefillCycle.objects.filter(patient=lee).count() == 2
-    delivery.tick(timezone.now())  # the minute tick opens the overdue item
+    outbox.tick(timezone.now())  # the minute tick opens the overdue item
     assert QueueItem.objects.filter(patient=lee, kind="overdue", resolved_at__isnull=True).exists()
     lee = annotate(Patient.objects.filter(pk=lee.pk)).get()
     assert statuses(facts_of(lee), timezone.now()) == ["overdue"]

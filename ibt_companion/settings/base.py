@@ -213,7 +213,7 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=15)
 
 # SMS goes through a provider interface; this backend writes each message to a file.
-SMS_BACKEND = env.str("SMS_BACKEND", default="refills.channels.sms.FileBackend")
+SMS_BACKEND = env.str("SMS_BACKEND", default="refills.notify.channels.sms.FileBackend")
 SMS_FILE = env.str("SMS_FILE", default=str(VAR_DIR / "sms-outbox.jsonl"))
 # The provider sends inbound texts (STOP, START) with this shared secret; empty refuses them all.
 SMS_INBOUND_TOKEN = env.str("SMS_INBOUND_TOKEN", default="")

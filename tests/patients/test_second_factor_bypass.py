@@ -296,8 +296,8 @@ def test_a_check_in_posted_from_a_half_verified_session_shows_its_guidance_and_s
 
 
 def test_the_reminder_acknowledgement_link_never_asks_for_the_code(world, half_verified):
-    from refills import acks
     from refills.models import Acknowledgement
+    from refills.notify import acks
     from tests.factories import pump_with_refill
 
     pump_with_refill(world.patient, by=world.staff, at=timezone.now() - timedelta(days=1))

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 import time_machine
 from django.db import transaction
 
-from refills import delivery
 from refills.models import PumpEvent, RefillCycle
+from refills.notify import outbox
 
 
 def utc(*args) -> datetime:
@@ -22,13 +22,13 @@ def local(day: date, hour: int, zone: str, minute: int = 0) -> datetime:
 
 def tick_and_send(now) -> list[str]:
     """One tick at `now` and the sends it hands out, in this process: their outcomes in order."""
-    return [delivery.deliver(pk, now) for pk in delivery.tick(now)]
+    return [outbox.deliver(pk, now) for pk in outbox.tick(now)]
 
 
 def tick_and_send_at(now: datetime) -> dict[int, str]:
     """One tick and the sends it hands out, in this process, with the clock at `now`."""
     with time_machine.travel(now, tick=False):
-        return {pk: delivery.deliver(pk, now) for pk in delivery.tick(now)}
+        return {pk: outbox.deliver(pk, now) for pk in outbox.tick(now)}
 
 
 def open_cycle(patient, refill_due_at: datetime, *, empty_at=None, planned_at=None) -> RefillCycle:
@@ -48,5 +48,5 @@ def open_cycle(patient, refill_due_at: datetime, *, empty_at=None, planned_at=No
         patient=patient, started_by=event, started_at=planned_at, refill_due_at=refill_due_at, empty_at=empty_at
     )
     with time_machine.travel(planned_at, tick=False), transaction.atomic():
-        delivery.plan_cycle(cycle, patient, planned_at)
+        outbox.plan_cycle(cycle, patient, planned_at)
     return cycle

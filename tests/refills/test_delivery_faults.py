@@ -27,8 +27,9 @@ from django.utils import timezone
 
 from ibt_companion.celery import app as celery_app
 from patients.models import CaregiverLink, Patient, QueueItem
-from refills import delivery, services, tasks
+from refills import services, tasks
 from refills.models import Delivery, PumpProfile, RefillCycle
+from refills.notify import outbox
 
 from ..factories import UserFactory
 from ..fault_fixtures import (
@@ -106,7 +107,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_resends_only_what_was_in_fl
         now = timezone.now()
         rows = due_rows(world.patient, 1000, now, prefix="kill")
         expected = message_ids(rows)
-        claims = delivery.tick_claims(now)
+        claims = outbox.tick_claims(now)
         assert sorted(pk for pk, _token in claims) == sorted(expected)
         with broker(private.url()):
             for pk, token in claims:
@@ -142,8 +143,8 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_resends_only_what_was_in_fl
         # A row a worker took has a lease renewed at the take; one still queued, its claim's.
         held = restore_unacked(private.url())
         first_lease, last_lease = min(sending_at_kill.values()), max(sending_at_kill.values())
-        assert delivery.tick(first_lease - delivery.TICK_SLACK - timedelta(seconds=1)) == []  # leases still valid
-        reclaimed = delivery.tick_claims(last_lease + timedelta(seconds=1))
+        assert outbox.tick(first_lease - outbox.TICK_SLACK - timedelta(seconds=1)) == []  # leases still valid
+        reclaimed = outbox.tick_claims(last_lease + timedelta(seconds=1))
         assert {pk for pk, _token in reclaimed} == set(sending_at_kill)
         with broker(private.url()):
             for pk, token in reclaimed:
@@ -223,7 +224,7 @@ def test_the_broker_restarting_during_a_tick_loses_no_claim(world, tmp_path):
                 (Delivery.Status.SENDING, 0)
             }  # claimed, not yet tried
             lease = claimed.values_list("lease_expires_at", flat=True).first()
-            assert timezone.now() < lease <= timezone.now() + delivery.LEASE
+            assert timezone.now() < lease <= timezone.now() + outbox.LEASE
 
             private.start()  # the same port, the same folder, nothing kept
             after = due_rows(world.patient, 10, timezone.now(), prefix="after")
@@ -258,11 +259,11 @@ def emergency_alerts(world, now: datetime) -> list[int]:
     handed to the broker after the commit as symptoms.services does."""
     from django.db import transaction
 
-    from refills import recipients
+    from refills.notify import recipients
     from symptoms.services import hand_over
 
     with transaction.atomic():
-        ids = delivery.create_alerts(
+        ids = outbox.create_alerts(
             patient=world.patient,
             scope=f"faults-{uuid.uuid4().hex[:8]}",
             kind="alert_emergency",
@@ -410,7 +411,7 @@ def test_transient_smtp_errors_back_off_then_the_message_goes_once(cycle, world,
         assert (row.status, row.attempts) == ("failed", attempt)
         assert row.last_error == "SMTP 451"
         delay = row.next_attempt_at - now
-        low, high = delivery.BACKOFF_BASE * 2 ** (attempt - 1) * 0.8, delivery.BACKOFF_BASE * 2 ** (attempt - 1) * 1.2
+        low, high = outbox.BACKOFF_BASE * 2 ** (attempt - 1) * 0.8, outbox.BACKOFF_BASE * 2 ** (attempt - 1) * 1.2
         assert low <= delay <= high, (attempt, delay)
         delays.append(delay)
         assert run(row.next_attempt_at - timedelta(seconds=1)) == {}  # not before its time
@@ -461,16 +462,16 @@ def test_a_row_that_never_gets_through_dies_after_max_attempts(cycle, world, set
             setattr(settings, name, value)
         now, waits = STEP_14, []
         run(now)
-        for _ in range(delivery.MAX_ATTEMPTS - 1):
+        for _ in range(outbox.MAX_ATTEMPTS - 1):
             waits.append(step_14("patient@home.example").next_attempt_at - now)
             now += waits[-1]
             run(now)
     row = step_14("patient@home.example")
-    assert (row.status, row.attempts, row.last_error) == ("dead", delivery.MAX_ATTEMPTS, "SMTP 451")
-    assert handler.answers[("patient@home.example", 451)] == delivery.MAX_ATTEMPTS
+    assert (row.status, row.attempts, row.last_error) == ("dead", outbox.MAX_ATTEMPTS, "SMTP 451")
+    assert handler.answers[("patient@home.example", 451)] == outbox.MAX_ATTEMPTS
     assert QueueItem.objects.filter(kind="dead_delivery", source=f"delivery:{row.pk}").count() == 1
     # Capped: the last wait is the cap with its jitter, not 2⁶ minutes.
-    assert delivery.BACKOFF_CAP * 0.8 <= waits[-1] <= delivery.BACKOFF_CAP * 1.2, waits
+    assert outbox.BACKOFF_CAP * 0.8 <= waits[-1] <= outbox.BACKOFF_CAP * 1.2, waits
 
 
 # --- 4. A poison row (in-process) ----------------------------------------------------------
@@ -500,14 +501,14 @@ def test_a_poison_row_is_pushed_aside_and_the_rest_go_out(cycle, world):
     poison = world.other_patient
     [bad] = due_rows(poison, 1, now, prefix="poison")
     Patient.objects.filter(pk=poison.pk).update(time_zone="Mars/Olympus_Mons")
-    with captured_errors("refills.delivery") as errors:
+    with captured_errors("refills.notify.outbox") as errors:
         outcome = run(now)
     assert outcome.pop(bad.pk) == "failed"
     assert sorted(outcome.values()) == ["sent", "sent", "sent", "sent"]
     bad.refresh_from_db()
     assert bad.status == "failed" and bad.attempts == 1
     assert bad.last_error.startswith("ZoneInfoNotFoundError")
-    assert bad.next_attempt_at >= now + delivery.BACKOFF_BASE * 0.8
+    assert bad.next_attempt_at >= now + outbox.BACKOFF_BASE * 0.8
     assert [r.getMessage() for r in errors] == [f"delivery {bad.pk} failed unexpectedly"]
     assert errors[0].exc_info is not None  # the traceback is logged
     assert run(now + timedelta(seconds=30)) == {}  # pushed aside, not retried at once
@@ -531,7 +532,7 @@ def test_a_poison_patient_with_an_overdue_cycle_does_not_stop_the_tick(cycle, wo
         )
     assert RefillCycle.objects.get(patient=poison, ended_at__isnull=True).refill_due_at < STEP_14
     Patient.objects.filter(pk=poison.pk).update(time_zone="Mars/Olympus_Mons")
-    with captured_errors("refills.delivery") as errors:
+    with captured_errors("refills.notify.outbox") as errors:
         outcome = run(STEP_14)
     mine = Delivery.objects.filter(patient=world.patient, kind="step_14").values_list("pk", flat=True)
     assert {outcome.get(pk) for pk in mine} == {"sent"}, outcome

@@ -18,8 +18,9 @@ from django.conf import settings
 from django.core import mail
 
 from ibt_companion.celery import app as celery_app
-from refills import delivery, tasks
+from refills import tasks
 from refills.models import Delivery
+from refills.notify import outbox
 
 pytestmark = pytest.mark.django_db
 
@@ -35,8 +36,8 @@ def beat_interval(task: str) -> timedelta:
 
 
 def test_the_ticks_in_the_rules_are_the_ticks_beat_runs():
-    assert delivery.URGENT_TICK == beat_interval("refills.tasks.tick_urgent")
-    assert delivery.TICK == beat_interval("refills.tasks.tick")
+    assert outbox.URGENT_TICK == beat_interval("refills.tasks.tick_urgent")
+    assert outbox.TICK == beat_interval("refills.tasks.tick")
     entry = next(e for e in celery_app.conf.beat_schedule.values() if e["task"] == "refills.tasks.tick_urgent")
     assert entry["options"]["expires"] < entry["schedule"]  # a late urgent tick is dropped, not stacked
 
@@ -44,10 +45,10 @@ def test_the_ticks_in_the_rules_are_the_ticks_beat_runs():
 @pytest.mark.parametrize("kind", [*TARGET, "step_7", "step_1", "overdue", "empty", "eos_30", "test"])
 def test_a_stranded_row_is_handed_out_again_within_its_target(kind):
     target = TARGET.get(kind, REMINDER_TARGET)
-    assert delivery.recovery_bound(kind) + SEND <= target, (kind, delivery.recovery_bound(kind))
+    assert outbox.recovery_bound(kind) + SEND <= target, (kind, outbox.recovery_bound(kind))
     # The lease outlasts a send that uses the mail server's whole timeout three times over
     # (connect, RCPT, DATA), so a send still on its way is not handed out a second time.
-    assert delivery.lease_for(kind) >= 3 * SEND
+    assert outbox.lease_for(kind) >= 3 * SEND
 
 
 def _row(patient, kind: str, n: int = 0) -> Delivery:
@@ -67,9 +68,9 @@ def _row(patient, kind: str, n: int = 0) -> Delivery:
 
 def _claims(kind: str, at: datetime) -> list[tuple[int, int]]:
     with time_machine.travel(at, tick=False):
-        if delivery.is_urgent(kind):
-            return delivery.urgent_tick_claims(at)
-        return delivery.tick_claims(at)
+        if outbox.is_urgent(kind):
+            return outbox.urgent_tick_claims(at)
+        return outbox.tick_claims(at)
 
 
 # Where the tick grid falls against the claim: seconds after it, or (negative) seconds before
@@ -85,7 +86,7 @@ def test_the_next_ticks_hand_a_stranded_row_out_within_the_bound(world, kind, fa
     """Ticks run every interval (beat is in step with nothing). The row is stranded at the claim
     (its task lost with the broker) or when a worker took it, 3 s later, and died."""
     row = _row(world.patient, kind)
-    interval = delivery.URGENT_TICK if delivery.is_urgent(kind) else delivery.TICK
+    interval = outbox.URGENT_TICK if outbox.is_urgent(kind) else outbox.TICK
     if phase < 0:
         phase += interval.total_seconds()
     claimed_at = NOW
@@ -94,7 +95,7 @@ def test_the_next_ticks_hand_a_stranded_row_out_within_the_bound(world, kind, fa
     if fault == "worker killed mid-send":
         stranded_at = claimed_at + timedelta(seconds=3)
         row.refresh_from_db()
-        assert delivery.take(row, 0, stranded_at)  # the worker counts the attempt, renews the lease
+        assert outbox.take(row, 0, stranded_at)  # the worker counts the attempt, renews the lease
     tick_at = claimed_at + timedelta(seconds=phase)
     while True:
         tick_at += interval
@@ -104,41 +105,41 @@ def test_the_next_ticks_hand_a_stranded_row_out_within_the_bound(world, kind, fa
         assert tick_at - stranded_at < timedelta(minutes=10), "never handed out again"
     assert claims == [(row.pk, 1 if fault == "worker killed mid-send" else 0)]
     waited = tick_at - stranded_at
-    assert waited <= delivery.recovery_bound(kind), waited
-    assert waited >= delivery.lease_for(kind) - delivery.TICK_SLACK  # not while it may still be on its way
+    assert waited <= outbox.recovery_bound(kind), waited
+    assert waited >= outbox.lease_for(kind) - outbox.TICK_SLACK  # not while it may still be on its way
 
 
 def test_the_minute_tick_also_hands_out_stranded_alerts_and_the_urgent_tick_no_reminders(world):
     alert, reminder = _row(world.patient, "alert_emergency"), _row(world.patient, "step_1")
-    assert delivery.urgent_tick_claims(NOW) == [(alert.pk, 0)]
-    assert delivery.tick_claims(NOW) == [(reminder.pk, 0)]
-    assert delivery.tick_claims(NOW + delivery.URGENT_LEASE) == [(alert.pk, 0)]
+    assert outbox.urgent_tick_claims(NOW) == [(alert.pk, 0)]
+    assert outbox.tick_claims(NOW) == [(reminder.pk, 0)]
+    assert outbox.tick_claims(NOW + outbox.URGENT_LEASE) == [(alert.pk, 0)]
 
 
 def test_two_copies_of_a_send_task_send_once(world, settings):
     """A copy from an older claim (the broker redelivered it, or the tick claimed the row again
     after its task was lost) finds the row taken and sends nothing."""
     row = _row(world.patient, "alert_emergency")
-    [(pk, token)] = delivery.urgent_tick_claims(NOW)
+    [(pk, token)] = outbox.urgent_tick_claims(NOW)
     assert pk == row.pk
-    assert delivery.deliver(pk, NOW + timedelta(seconds=1), token=token) == "sent"
-    assert delivery.deliver(pk, NOW + timedelta(seconds=2), token=token) == "not claimed"
+    assert outbox.deliver(pk, NOW + timedelta(seconds=1), token=token) == "sent"
+    assert outbox.deliver(pk, NOW + timedelta(seconds=2), token=token) == "not claimed"
     assert len(mail.outbox) == 1
 
     # Taken, then the worker dies: a copy with the old token waits until the lease runs out.
     second = _row(world.patient, "alert_emergency", 1)
-    [(pk, token)] = delivery.urgent_tick_claims(NOW)
+    [(pk, token)] = outbox.urgent_tick_claims(NOW)
     second.refresh_from_db()
     taken_at = NOW + timedelta(seconds=1)
-    assert delivery.take(second, token, taken_at)
-    assert delivery.deliver(pk, taken_at + timedelta(seconds=10), token=token) == "not claimed"
+    assert outbox.take(second, token, taken_at)
+    assert outbox.deliver(pk, taken_at + timedelta(seconds=10), token=token) == "not claimed"
     assert len(mail.outbox) == 1
     # Once it ran out, the row is stranded: whichever copy comes first sends it, the other not.
-    expired = taken_at + delivery.URGENT_LEASE
-    [(_, reclaimed)] = delivery.urgent_tick_claims(expired)
+    expired = taken_at + outbox.URGENT_LEASE
+    [(_, reclaimed)] = outbox.urgent_tick_claims(expired)
     assert reclaimed == 1
-    assert delivery.deliver(pk, expired + timedelta(seconds=1), token=reclaimed) == "sent"
-    assert delivery.deliver(pk, expired + timedelta(seconds=1), token=token) == "not claimed"
+    assert outbox.deliver(pk, expired + timedelta(seconds=1), token=reclaimed) == "sent"
+    assert outbox.deliver(pk, expired + timedelta(seconds=1), token=token) == "not claimed"
     assert [m.extra_headers["Message-ID"] for m in mail.outbox[1:]] == [Delivery.objects.get(pk=pk).message_id]
 
 

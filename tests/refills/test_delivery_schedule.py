@@ -14,8 +14,9 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connection
 
 from patients.models import QueueItem
-from refills import delivery, services
+from refills import services
 from refills.models import Delivery, PumpProfile, RefillCycle
+from refills.notify import outbox
 
 from ..factories import PatientFactory
 from .helpers import local, open_cycle, utc
@@ -256,7 +257,7 @@ def tick_twice_at_once(now: datetime, batch: int):
     def scheduler(name):
         try:
             barrier.wait(timeout=10)
-            claims[name] = delivery.tick(now, batch=batch)
+            claims[name] = outbox.tick(now, batch=batch)
         except Exception as error:
             errors[name] = error
         finally:

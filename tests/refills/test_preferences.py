@@ -15,8 +15,9 @@ from django.test import Client, RequestFactory
 
 from patients.context_processors import roles
 from patients.models import AuditEvent, CaregiverLink
-from refills import phone, recipients
+from refills import phone
 from refills.models import Delivery, InboxMessage
+from refills.notify import recipients
 from tests.factories import CaregiverLinkFactory, PatientFactory
 from tests.helpers import client_for
 from tests.refills.helpers import tick_and_send as run
@@ -39,7 +40,7 @@ def frozen(request):
 @pytest.fixture(autouse=True)
 def sms_file(settings, tmp_path):
     settings.SMS_FILE = str(tmp_path / "sms.jsonl")
-    settings.SMS_BACKEND = "refills.channels.sms.FileBackend"
+    settings.SMS_BACKEND = "refills.notify.channels.sms.FileBackend"
     settings.SMS_INBOUND_TOKEN = TOKEN
     return tmp_path / "sms.jsonl"
 

@@ -9,8 +9,8 @@ from django.core.management import call_command
 from playwright.sync_api import Browser, expect
 
 from patients.models import Patient
-from refills.content import date_in_words
 from refills.models import PumpEvent, RefillCycle
+from refills.notify.content import date_in_words
 from tests.browser_fixtures import log_in
 
 pytestmark = pytest.mark.browser

@@ -19,8 +19,9 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import Page, expect
 
-from refills import delivery, services
+from refills import services
 from refills.models import Acknowledgement, Delivery, PumpProfile, RefillCycle
+from refills.notify import outbox
 from tests.browser_fixtures import assert_accessible, log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -56,7 +57,7 @@ def cycle(world):
 def caregiver_link(cycle, world, mailoutbox, live_server) -> str:
     """Send the first step in-process and take the link from the caregiver's e-mail."""
     first = Delivery.objects.filter(cycle=cycle, kind="step_21").order_by("due_at").first()
-    statuses = [delivery.deliver(pk, first.due_at) for pk in delivery.tick(first.due_at)]
+    statuses = [outbox.deliver(pk, first.due_at) for pk in outbox.tick(first.due_at)]
     assert statuses == ["sent"] * 3  # patient e-mail and inbox, caregiver e-mail
     [message] = [m for m in mailoutbox if m.to == [world.caregiver.email]]
     link = ACK_LINK.search(message.body).group(0)

@@ -7,8 +7,9 @@ from django.core import mail
 from django.test import Client
 
 from patients.models import QueueItem
-from refills import acks, delivery, services
+from refills import services
 from refills.models import Delivery, InboxMessage
+from refills.notify import acks, outbox
 from tests.refills.helpers import tick_and_send as run
 
 pytestmark = pytest.mark.usefixtures("early_march")  # tests/conftest.py: time stands still at EARLY_MARCH
@@ -55,8 +56,8 @@ def test_after_downtime_only_the_latest_step_goes_out(cycle):
 
 def test_two_ticks_at_once_claim_disjoint_rows(cycle):
     now = datetime(2026, 3, 23, 14, 0, tzinfo=UTC)
-    first = delivery.tick(now)
-    second = delivery.tick(now)
+    first = outbox.tick(now)
+    second = outbox.tick(now)
     assert first and second == []
 
 
@@ -132,7 +133,7 @@ def test_permanent_failure_is_dead_and_opens_a_queue_item(cycle, world, settings
 
 class RefusingSms:
     def send(self, to, text, reference):
-        from refills.channels import PermanentError
+        from refills.notify.channels import PermanentError
 
         raise PermanentError("number refused")
 
@@ -163,7 +164,7 @@ def test_a_clinic_changing_its_steps_replans_the_unsent_steps(cycle, world):
 
 def test_end_of_service_notice_to_the_clinic_opens_a_queue_item(cycle, world):
     eos = datetime(2026, 5, 1, 14, 0, tzinfo=UTC)
-    delivery.plan_end_of_service(world.patient, eos, datetime(2026, 1, 1, tzinfo=UTC))
+    outbox.plan_end_of_service(world.patient, eos, datetime(2026, 1, 1, tzinfo=UTC))
     statuses = run(datetime(2026, 1, 31, 15, 0, tzinfo=UTC))  # 90 days before
     assert statuses and set(statuses) == {"sent"}
     item = QueueItem.objects.get(kind="end_of_service", patient=world.patient)

@@ -1,4 +1,4 @@
-"""A send renders what its channel sends, once (refills/content.py): an e-mail its text and HTML
+"""A send renders what its channel sends, once (refills/notify/content.py): an e-mail its text and HTML
 parts (the HTML part includes the text template, rendered again with escaping on), an SMS only
 its text, the inbox only the text. Counted with Django's test signal for each template render."""
 
@@ -10,8 +10,8 @@ import pytest
 from django.test.signals import template_rendered
 from django.utils import timezone
 
-from refills import delivery
 from refills.models import Delivery
+from refills.notify import outbox
 
 
 @contextmanager
@@ -31,7 +31,7 @@ def templates_rendered():
 @pytest.fixture
 def patient(world, settings, tmp_path):
     settings.SMS_FILE = str(tmp_path / "sms.jsonl")
-    settings.SMS_BACKEND = "refills.channels.sms.FileBackend"
+    settings.SMS_BACKEND = "refills.notify.channels.sms.FileBackend"
     patient = world.patient
     patient.notification_channels = ["email", "sms", "inbox"]
     patient.phone, patient.phone_verified_at = "+15550100000", timezone.now()
@@ -59,9 +59,9 @@ def test_a_send_renders_only_what_its_channel_sends(patient, mailoutbox, channel
         due_at=now - timedelta(minutes=1),
         next_attempt_at=now - timedelta(minutes=1),
     )
-    [(pk, token)] = delivery.tick_claims(now)
+    [(pk, token)] = outbox.tick_claims(now)
     with templates_rendered() as seen:
-        assert delivery.deliver(pk, now, token=token) == "sent"
+        assert outbox.deliver(pk, now, token=token) == "sent"
     assert pk == row.pk
     assert dict(seen) == expected
     assert len(mailoutbox) == (channel == "email")

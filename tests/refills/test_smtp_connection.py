@@ -1,4 +1,4 @@
-"""Each process keeps one SMTP connection open across its sends (refills/channels/smtp.py),
+"""Each process keeps one SMTP connection open across its sends (refills/notify/channels/smtp.py),
 checked against a real SMTP server on loopback (aiosmtpd) that counts the connections it
 accepts, the ones that end, and the QUITs it hears.
 
@@ -31,9 +31,10 @@ from django.utils import timezone
 
 from ibt_companion.celery import app as celery_app
 from patients.models import Patient
-from refills import delivery, tasks
-from refills.channels import smtp
+from refills import tasks
 from refills.models import Delivery
+from refills.notify import outbox
+from refills.notify.channels import smtp
 
 from .smtp_server import Recorder, free_port
 
@@ -176,7 +177,7 @@ def due_rows(patient: Patient, n: int, now: datetime, *, prefix: str) -> list[De
 
 def send_due(now: datetime) -> dict[int, str]:
     """Claim what is due and send it in this process, as a worker process does."""
-    return {pk: delivery.deliver(pk, now, token=token) for pk, token in delivery.tick_claims(now)}
+    return {pk: outbox.deliver(pk, now, token=token) for pk, token in outbox.tick_claims(now)}
 
 
 def message_ids(rows) -> set[str]:
@@ -373,7 +374,7 @@ def test_a_worker_sends_over_one_connection_a_process_and_closes_them_at_shutdow
     try:
         now = timezone.now()
         rows = due_rows(world.patient, 200, now, prefix="worker")
-        for claim in delivery.tick_claims(now):
+        for claim in outbox.tick_claims(now):
             tasks.send_delivery.apply_async(claim, queue=queue)
         worker = start_worker(queue=queue, smtp_url=server.url, log_path=log_path)
         sent = Delivery.objects.filter(pk__in=[r.pk for r in rows], status=Delivery.Status.SENT)

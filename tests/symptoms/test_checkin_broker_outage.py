@@ -16,8 +16,8 @@ from django.utils import timezone
 
 from ibt_companion.celery import app as celery_app
 from patients.models import QueueItem
-from refills import delivery
 from refills.models import Delivery
+from refills.notify import outbox
 from symptoms.models import CheckIn
 from tests.helpers import client_for, post_json
 from tests.refills.helpers import tick_and_send as send_due
@@ -78,7 +78,7 @@ def test_an_emergency_check_in_survives_a_broker_outage_and_its_alerts_go_out_af
     assert mail.outbox == []
 
     # The broker is back: the next tick (here even one a lease later) sends every alert once.
-    now = timezone.now() + delivery.LEASE
+    now = timezone.now() + outbox.LEASE
     assert sorted(send_due(now)) == ["sent"] * 3
     assert set(rows.values_list("status", flat=True)) == {"sent"}
     assert sorted(m.to[0] for m in mail.outbox) == sorted([world.caregiver.email, world.clinic.alert_email])

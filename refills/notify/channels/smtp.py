@@ -9,7 +9,7 @@ next message over it:
 - a connection the server has closed, or one that answers 421 (closing), is noticed when the
   next message begins (at MAIL FROM, before any part of the message is on its way): it is
   replaced and the message is sent over a new one, so it still goes exactly once. Any later
-  failure is the send's own outcome, classified as before by the channel (refills/channels/email.py);
+  failure is the send's own outcome, classified as before by the channel (refills/notify/channels/email.py);
 - an error that may leave the connection in an unknown state (a disconnect, a timeout, a 421,
   anything that is not a plain SMTP refusal) closes it, and the next send opens another;
 - closed after IDLE_SECONDS without a send (mail servers drop idle clients; RFC 5321 asks

@@ -35,10 +35,10 @@ from django.utils import timezone
 from patients import services as patient_services
 from patients.models import Patient, QueueItem
 
+from ..domain import reminders
+from ..domain.forecast import first_at_hour_after, latest_at_hour_before
+from ..models import Acknowledgement, Delivery, RefillCycle
 from . import channels, content, recipients
-from .domain import reminders
-from .domain.forecast import first_at_hour_after, latest_at_hour_before
-from .models import Acknowledgement, Delivery, RefillCycle
 
 log = logging.getLogger(__name__)
 

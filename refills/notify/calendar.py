@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from icalendar import Alarm, Calendar, Event
 
-from .models import RefillCycle
+from ..models import RefillCycle
 
 PRODID = "-//IBT Companion//Refills//EN"
 

@@ -106,7 +106,7 @@ def render(delivery, recipient, now: datetime) -> Message:
     return message
 
 
-# The parts of a message each channel reads (refills/channels/): only those are rendered.
+# The parts of a message each channel reads (refills/notify/channels/): only those are rendered.
 CHANNEL_PARTS = {"email": ("text", "html", "attachments"), "sms": ("sms",), "inbox": ("text",)}
 
 

@@ -1,5 +1,5 @@
 """E-mail through real SMTP, plain text and HTML, with a Message-ID fixed per delivery row. Each
-process keeps its SMTP connection open between sends (refills/channels/smtp.py)."""
+process keeps its SMTP connection open between sends (refills/notify/channels/smtp.py)."""
 
 import smtplib
 

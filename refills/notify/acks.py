@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.core import signing
 from django.utils import timezone
 
-from .models import RefillCycle
+from ..models import RefillCycle
 
 SALT = "refills.ack"
 VALID_AFTER_DUE = timedelta(days=7)
