@@ -77,7 +77,7 @@ def _x_ticks(start: datetime, end: datetime, zone: ZoneInfo) -> list[datetime]:
     span_days = max((end - start).total_seconds() / 86_400, 1)
     days = next((d for d in DAY_STEPS if span_days / d <= MAX_X_TICKS), DAY_STEPS[-1])
     first = start.astimezone(zone).date() + timedelta(days=1)
-    ticks = []
+    ticks: list[datetime] = []
     day = first
     while True:
         at = datetime(day.year, day.month, day.day, tzinfo=zone)
@@ -141,10 +141,10 @@ def reservoir_svg(
         ty = _fmt(y(tick))
         add(f'<line x1="{LEFT}" y1="{ty}" x2="{LEFT + PLOT_W}" y2="{ty}" stroke="{GRID}" stroke-width="1"/>')
         add(f'<text x="{LEFT - 8}" y="{ty}" text-anchor="end" dominant-baseline="middle" fill="{INK}">{tick:g}</text>')
-    for tick in _x_ticks(start, end, tz):
-        tx = _fmt(x(tick))
+    for midnight in _x_ticks(start, end, tz):
+        tx = _fmt(x(midnight))
         add(f'<line x1="{tx}" y1="{TOP + PLOT_H}" x2="{tx}" y2="{TOP + PLOT_H + 6}" stroke="{INK}" stroke-width="1"/>')
-        label = escape(_day_label(tick, tz))
+        label = escape(_day_label(midnight, tz))
         add(f'<text x="{tx}" y="{TOP + PLOT_H + 22}" text-anchor="middle" fill="{INK}">{label}</text>')
     add(
         f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{TOP + PLOT_H}" stroke="{INK}" stroke-width="1.5"/>'

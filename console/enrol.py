@@ -46,7 +46,7 @@ from refills.forms import Submission
 from refills.models import PumpProfile
 from refills.templatetags.refill_tags import days_left_in_words, local_when, reason_sentence
 
-from .enrol_forms import PumpStepForm
+from .enrol_forms import PumpStepForm, RefillStepForm
 from .enrol_steps import FORMS, STEP_TITLES, STEPS, Context, Incomplete, plan_of, zone_of
 from .enrolment import Enrolled, Plan, StepError, enrol, nobody_to_remind
 
@@ -191,8 +191,8 @@ def _post_step(ctx: Context, step: str):
             if step == "refill" and ctx.request.POST.get("action") == "check":
                 return redirect(ctx.url("refill") + "#preview")
             return redirect(ctx.url(STEPS[STEPS.index(step) + 1]))
-    elif step == "refill":
-        # Ask the services too, so every problem shows at once; nothing is kept.
+    elif isinstance(form, RefillStepForm):
+        # The refill step: ask the services too, so every problem shows at once; nothing is kept.
         submission = form.submission()
         ignore = ("occurred_at",) if submission.occurred_at is None else ()
         try:

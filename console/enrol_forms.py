@@ -86,7 +86,8 @@ class PatientStepForm(ServiceErrorsMixin, PatientCreateForm):
         return [c for c in CHANNEL_CHOICES if c in chosen]
 
     def clean(self):
-        data = super().clean()
+        super().clean()  # returns self.cleaned_data
+        data = self.cleaned_data
         channels = data.get("notification_channels") or []
         if "email" in channels and not data.get("email") and "email" not in self.errors:
             self.add_error(
@@ -122,7 +123,9 @@ class RefillStepForm(EventForm):
 def _caregiver_field(name: str, n: int) -> forms.Field:
     field = copy.deepcopy(InviteCaregiverForm.base_fields[name])
     field.required = False  # a row left empty is no caregiver; clean() asks for the rest of a row
-    field.row_field = True  # the template does not call it "optional": the row is
+    # A marker of ours that templates/console/enrol_field.html reads: it does not call such a
+    # field "optional" (the row is). Field declares no such attribute.
+    field.row_field = True  # type: ignore[attr-defined]
     field.label = _("Caregiver %(n)d: %(what)s") % {"n": n, "what": field.label}
     return field
 
@@ -149,7 +152,8 @@ class InvitationsStepForm(ServiceErrorsMixin, forms.Form):
                 self.fields[f"caregiver_{i}_{name}"] = _caregiver_field(name, i + 1)
         for i in range(MAX_CAREGIVERS):
             self.fields[f"caregiver_{i}_email"].widget.attrs["autocomplete"] = "off"
-        self.fields["patient_email"].row_field = True  # needed when the box above is ticked
+        # Needed when the box above is ticked (the marker of _caregiver_field).
+        self.fields["patient_email"].row_field = True  # type: ignore[attr-defined]
 
     @property
     def patient_fields(self):
@@ -163,7 +167,8 @@ class InvitationsStepForm(ServiceErrorsMixin, forms.Form):
         ]
 
     def clean(self):
-        data = super().clean()
+        super().clean()  # returns self.cleaned_data
+        data = self.cleaned_data
         emails: dict[str, str] = {}
         if data.get("invite_patient"):
             if not data.get("patient_email") and "patient_email" not in self.errors:

@@ -4,10 +4,11 @@ stored for them, and the enrolment.Plan that the cleaned values of the steps don
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from django.http import Http404, QueryDict
+from django.http import Http404, HttpRequest, QueryDict
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
@@ -44,7 +45,7 @@ def stored_data(flow: dict, step: str) -> QueryDict | None:
 
 @dataclass
 class Context:
-    request: object
+    request: HttpRequest
     flow_id: str
     flow: dict
     clinics: list[Clinic]
@@ -83,7 +84,10 @@ class Context:
 
 def _patient_form(ctx: Context, data=None) -> PatientStepForm:
     clinic = ctx.clinic()
-    initial = {"time_zone": clinic.time_zone if clinic else "", "notification_channels": ["email", "inbox"]}
+    initial: dict[str, object] = {
+        "time_zone": clinic.time_zone if clinic else "",
+        "notification_channels": ["email", "inbox"],
+    }
     if clinic is not None and len(ctx.clinics) > 1:
         initial["clinic"] = clinic.pk
     return PatientStepForm(
@@ -125,7 +129,13 @@ def _invitations_form(ctx: Context, data=None) -> InvitationsStepForm:
     return InvitationsStepForm(data if data is not None else stored_data(ctx.flow, "invitations"), initial=initial)
 
 
-FORMS = {"patient": _patient_form, "pump": _pump_form, "refill": _refill_form, "invitations": _invitations_form}
+StepForm = PatientStepForm | PumpStepForm | RefillStepForm | InvitationsStepForm
+FORMS: dict[str, Callable[..., StepForm]] = {
+    "patient": _patient_form,
+    "pump": _pump_form,
+    "refill": _refill_form,
+    "invitations": _invitations_form,
+}
 
 
 class Incomplete(Exception):

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db import models
 from django.http import Http404
 from django.shortcuts import render
 from django.utils import timezone
@@ -33,9 +35,12 @@ from symptoms.forms import reported
 
 from . import chart, selectors
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrPromise
+
 PAGE_SIZE = 50
 
-ACTION_WORDS = {
+ACTION_WORDS: dict[str, StrPromise] = {
     AuditEvent.Action.READ: gettext_lazy("Looked at"),
     AuditEvent.Action.LIST: gettext_lazy("Saw in a list"),
     AuditEvent.Action.CREATE: gettext_lazy("Added"),
@@ -241,13 +246,19 @@ def reservoir_chart(result: Forecast, pump: PumpProfile | None, zone: str, now: 
     return {"svg": svg, "summary": summary}
 
 
+def _verbose_name(name: str) -> str:
+    field = PumpProfile._meta.get_field(name)
+    assert isinstance(field, models.Field)  # a column of the pump, not a relation
+    return str(field.verbose_name)
+
+
 def pump_rows(pump: PumpProfile, statuses: list[str]) -> list[tuple[str, str]]:
     model = CATALOG.get(pump.model)
     eos = pump.end_of_service_date
     eos_words = date_in_words(eos, "UTC", year=True) if eos else _("Not known: no battery replacement (ERI) date")
     if eos and "end_of_service_near" in statuses:
         eos_words = _("%(date)s (within 90 days, or passed)") % {"date": eos_words}
-    risks = [str(PumpProfile._meta.get_field(name).verbose_name) for name in RISK_FIELDS if getattr(pump, name)]
+    risks = [_verbose_name(name) for name in RISK_FIELDS if getattr(pump, name)]
     return [
         (_("Model"), model.label if model else pump.model),
         (_("Reservoir size"), f"{number(pump.capacity_ml)} mL"),
@@ -265,11 +276,16 @@ def pump_rows(pump: PumpProfile, statuses: list[str]) -> list[tuple[str, str]]:
 
 
 def plan_rows(lines: list[selectors.PlanLine]) -> list[tuple[str, datetime, str, bool]]:
+    # STATUS_SHORT and KIND_NAMES (refills, not type-checked yet) are typed as keyed by their
+    # TextChoices; a str finds the same entry. The ignores go when refills annotates them.
     return [
         (
             kind_label(line.kind),
             line.due_at,
-            ", ".join(f"{n} {STATUS_SHORT.get(status, status)}" for status, n in sorted(line.statuses.items())),
+            ", ".join(
+                f"{n} {STATUS_SHORT.get(status, status)}"  # type: ignore[call-overload]  # see above
+                for status, n in sorted(line.statuses.items())
+            ),
             bool(line.statuses.get("dead")),
         )
         for line in lines
@@ -299,7 +315,11 @@ def patient_panel(request, patient_id):
         "result_rows": forecast_result_rows(result, zone) if result else [],
         "chart": reservoir_chart(result, panel.pump, zone, now) if result else None,
         "events": [
-            (line, KIND_NAMES.get(line.event.kind, line.event.get_kind_display()), value_lines(line.values_in_force))
+            (
+                line,
+                KIND_NAMES.get(line.event.kind, line.event.get_kind_display()),  # type: ignore[call-overload]  # plan_rows
+                value_lines(line.values_in_force),
+            )
             for line in panel.events
         ],
         "checkins": [

@@ -50,7 +50,7 @@ NEW_WINDOW = timedelta(minutes=2)  # "new" without an earlier visit to compare w
 # --- Pages ----------------------------------------------------------------------------------------
 
 
-def _new_since(request, now: datetime) -> tuple[datetime, datetime]:
+def _new_since(request, now: datetime) -> datetime:
     """Emergencies opened after this instant are "New"; the next refresh carries it on.
 
     A person loading the page sees the last two minutes as new. The refreshes after that keep
@@ -89,7 +89,8 @@ class ResolveForm(forms.Form):
     )
 
     def clean(self):
-        data = super().clean()
+        super().clean()  # returns self.cleaned_data
+        data = self.cleaned_data
         if not self.errors:
             try:
                 data["outcome"], data["note"] = queue_services.clean_resolution(data["outcome"], data["note"])
@@ -119,7 +120,7 @@ def page_of(text, count: int) -> Page:
     return Page(number=min(max(number, 1), pages), count=count, pages=pages)
 
 
-def page_rows(user, page: Page) -> tuple[list[KeptRow], list[KeptRow]]:
+def page_rows(user, page: Page) -> tuple[list[KeptRow[str]], list[KeptRow[str]]]:
     """The open items of this page and the recently resolved ones, rendered."""
     start = (page.number - 1) * PAGE_SIZE
     items = list(selectors.without_patient(queue_services.open_items(user))[start : start + PAGE_SIZE])
@@ -147,7 +148,7 @@ def queue_page(request):
     rows, resolved = snapshot.kept(snapshot.key("page", clinics, page.number), lambda: page_rows(request.user, page))
     token = get_token(request) if rows else ""
     audit_list(request, rows + resolved)
-    keep = {"page": page.number} if page.number > 1 else {}
+    keep: dict[str, str | int] = {"page": page.number} if page.number > 1 else {}
     return render(
         request,
         "console/queue.html",

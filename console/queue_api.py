@@ -5,6 +5,8 @@ everything outside the user's clinics is a 404.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import InvalidPage
 from django.utils import timezone
@@ -44,7 +46,9 @@ class StatusSerializer(serializers.Serializer):
         help_text="empty, overdue, due_soon, discrepancy, end_of_service_near, ok;"
         " or the patient's status when not active (transferred, explanted, deceased)."
     )
-    label = serializers.CharField()
+    # DRF's metaclass takes declared fields out of the class body, so a field may share a name with
+    # an attribute of Field (label, source); the stubs cannot see that.
+    label = serializers.CharField()  # type: ignore[assignment]  # a declared field, not Field.label
 
 
 class QueueItemSerializer(serializers.Serializer):
@@ -55,7 +59,9 @@ class QueueItemSerializer(serializers.Serializer):
     tier_label = serializers.CharField(source="tier_name")
     kind = serializers.CharField(source="item.kind", help_text="checkin_emergency, predicted_empty, overdue, …")
     kind_label = serializers.CharField()
-    source = serializers.CharField(source="item.source", help_text="What opened it: checkin:<id>, cycle:<id>, …")
+    source = serializers.CharField(  # type: ignore[assignment]  # a declared field (see StatusSerializer)
+        source="item.source", help_text="What opened it: checkin:<id>, cycle:<id>, …"
+    )
     source_url = serializers.CharField(help_text="The page of what opened it; empty when there is none.")
     opened_at = serializers.DateTimeField(source="item.opened_at")
     age_seconds = serializers.IntegerField()
@@ -93,7 +99,9 @@ class QueuePagination(PageNumberPagination):
     def window(self, request, count: int) -> tuple[int, int]:
         """Check the page asked for against `count` rows; the slice of rows it shows."""
         self.request = request
-        paginator = self.django_paginator_class(range(count), self.get_page_size(request))
+        page_size = self.get_page_size(request)
+        assert page_size is not None  # REST_FRAMEWORK["PAGE_SIZE"] is set
+        paginator = self.django_paginator_class(range(count), page_size)
         number = self.get_page_number(request, paginator)
         try:
             self.page = paginator.page(number)
@@ -113,7 +121,7 @@ class QueueListView(generics.ListAPIView):
     def get_queryset(self):
         return selectors.without_patient(queue_services.open_items(self.request.user))
 
-    def rows(self, start: int, stop: int) -> list[KeptRow]:
+    def rows(self, start: int, stop: int) -> list[KeptRow[dict[str, Any]]]:
         items = selectors.attach_statuses(list(self.get_queryset()[start:stop]))
         now = timezone.now()
         data = QueueItemSerializer([row_of(item, now) for item in items], many=True).data
@@ -123,7 +131,9 @@ class QueueListView(generics.ListAPIView):
         clinics = snapshot.queue_clinics(request.user)
         if not clinics:
             raise NotFound("No queue for you.")
-        start, stop = self.paginator.window(request, sum(clinic.open_count for clinic in clinics))
+        pagination = self.paginator
+        assert isinstance(pagination, QueuePagination)  # pagination_class
+        start, stop = pagination.window(request, sum(clinic.open_count for clinic in clinics))
         rows = snapshot.kept(snapshot.key("api", clinics, start, stop), lambda: self.rows(start, stop))
         now = timezone.now()
         data = []

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Generic, TypeVar
 
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -135,11 +136,14 @@ NEW_MARK = mark_safe("<!--queue:new-->")
 CSRF_MARK = mark_safe("<!--queue:csrf-->")
 
 
+C = TypeVar("C")  # what a kept row holds: its HTML (str) or its data (dict)
+
+
 @dataclass(frozen=True)
-class KeptRow:
+class KeptRow(Generic[C]):
     """One row as kept: its HTML (the page) or its data (the API), and what the request needs."""
 
-    content: str | dict
+    content: C
     tier: int
     opened_at: datetime
     acknowledged_at: datetime | None
@@ -148,7 +152,7 @@ class KeptRow:
     clinic_id: int
 
 
-def kept_row(item: QueueItem, content) -> KeptRow:
+def kept_row(item: QueueItem, content: C) -> KeptRow[C]:
     return KeptRow(
         content=content,
         tier=item.tier,
@@ -160,13 +164,13 @@ def kept_row(item: QueueItem, content) -> KeptRow:
     )
 
 
-def row_html(item: QueueItem, now: datetime) -> KeptRow:
+def row_html(item: QueueItem, now: datetime) -> KeptRow[str]:
     row = replace(row_of(item, now), age=AGE_MARK, badge=NEW_MARK)
     html = render_to_string("console/queue_row.html", {"row": row, "back": "queue", "csrf_token": CSRF_MARK})
     return kept_row(item, html)
 
 
-def filled(row: KeptRow, now: datetime, new_since: datetime, csrf_token: str) -> SafeString:
+def filled(row: KeptRow[str], now: datetime, new_since: datetime, csrf_token: str) -> SafeString:
     age = age_in_words(queue_services.age_seconds(row, now))
     badge = new_badge() if is_new(row, new_since) else ""
     html = row.content.replace(AGE_MARK, escape(age)).replace(NEW_MARK, badge).replace(CSRF_MARK, escape(csrf_token))

@@ -13,9 +13,11 @@ Every function here runs a fixed number of queries, whatever the number of rows.
 from __future__ import annotations
 
 import calendar
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING, TypeVar
 from zoneinfo import ZoneInfo
 
 from django.db.models import (
@@ -43,6 +45,23 @@ from refills.models import Acknowledgement, Delivery, PumpEvent, PumpProfile, Re
 from refills.services import effective_values
 from refills.templatetags.refill_tags import stored_inputs
 from symptoms.models import CheckIn
+
+if TYPE_CHECKING:
+    from typing import TypedDict
+
+    from django_stubs_ext import WithAnnotations
+
+    class CycleColumns(TypedDict):
+        """The open cycle's instants that refills.statuses.annotate adds to each patient."""
+
+        cycle_refill_due_at: datetime | None
+        cycle_empty_at: datetime | None
+        cycle_appointment_at: datetime | None
+        cycle_first_step_at: datetime | None
+
+    StatusPatient = WithAnnotations[Patient, CycleColumns]  # a patient from `with_statuses`
+
+P = TypeVar("P", bound=Patient)
 
 ORDER = refill_statuses.ORDER
 LABELS = refill_statuses.LABELS
@@ -105,7 +124,7 @@ def _flag(condition: Q) -> Case:
     return Case(When(condition, then=Value(True)), default=Value(False), output_field=BooleanField())
 
 
-def with_statuses(patients: QuerySet[Patient], now: datetime) -> QuerySet[Patient]:
+def with_statuses(patients: QuerySet[Patient], now: datetime) -> QuerySet[StatusPatient]:
     """refills.statuses.annotate, plus one boolean per status (`is_<status>`) and `status_rank`
     (the index in ORDER of the most urgent status; 5 is "ok")."""
     conditions = status_conditions(now)
@@ -129,7 +148,7 @@ def with_statuses(patients: QuerySet[Patient], now: datetime) -> QuerySet[Patien
     )
 
 
-def by_urgency(patients: QuerySet[Patient]) -> QuerySet[Patient]:
+def by_urgency(patients: QuerySet[P]) -> QuerySet[P]:
     """Most urgent status first, then the earliest refill due (none last), then by name."""
     return patients.order_by("status_rank", F("cycle_refill_due_at").asc(nulls_last=True), "full_name", "pk")
 
@@ -147,7 +166,7 @@ def status_words(found: list[str]) -> str:
 
 
 def patient_list(
-    user, now: datetime, *, search: str = "", statuses: list[str] = (), states: list[str] = ()
+    user, now: datetime, *, search: str = "", statuses: Sequence[str] = (), states: Sequence[str] = ()
 ) -> QuerySet[Patient]:
     """The staff member's patients, filtered and sorted by urgency; unevaluated, so that a
     paginator fetches one page in one query (plus its count)."""
@@ -238,7 +257,7 @@ class Board:
         return self.now_rows + [row for _, rows in self.days for row in rows]
 
 
-def board_patients(user, now: datetime, days: int = BOARD_DAYS) -> QuerySet[Patient]:
+def board_patients(user, now: datetime, days: int = BOARD_DAYS) -> QuerySet[StatusPatient]:
     """Active patients whose refill falls due before the window ends (overdue ones included),
     or whose pump reaches end of service by then. One query."""
     until = now + timedelta(days=days)

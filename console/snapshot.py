@@ -21,13 +21,28 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from django.conf import settings
 from django.core.cache import cache
 from django.utils.translation import get_language
 
 from patients.models import Clinic, ClinicMembership, QueueItem
+
+if TYPE_CHECKING:
+    from typing import TypedDict
+
+    from django_stubs_ext import WithAnnotations
+
+    class QueueState(TypedDict):
+        """The columns `_clinics_sql` adds to each clinic."""
+
+        open_count: int
+        open_id_sum: int
+        acknowledged_count: int
+        acknowledged_id_sum: int
+
+    QueueClinic = WithAnnotations[Clinic, QueueState]
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -49,16 +64,16 @@ def _clinics_sql() -> str:
     """  # noqa: S608 - table names from the models; the user is a parameter
 
 
-def queue_clinics(user) -> list[Clinic]:
+def queue_clinics(user) -> list[QueueClinic]:
     """The clinics whose queue this user works (as patients.access.staff_clinics), each with
     `open_count` and the state of its queue. One query, in plain SQL: every queue request runs
     it, and composing it with the ORM cost twice as much as running it."""
     if not getattr(user, "is_authenticated", False):
         return []
-    return list(Clinic.objects.raw(_clinics_sql(), [user.pk]))
+    return cast("list[QueueClinic]", list(Clinic.objects.raw(_clinics_sql(), [user.pk])))
 
 
-def key(kind: str, clinics: list[Clinic], *parts) -> str:
+def key(kind: str, clinics: list[QueueClinic], *parts) -> str:
     """A cache key for these clinics' queues as they stand now, in the active language."""
     state = ";".join(
         f"{c.pk}:{c.open_count}:{c.open_id_sum}:{c.acknowledged_count}:{c.acknowledged_id_sum}" for c in clinics

@@ -60,7 +60,7 @@ def messages() -> tuple[str, str]:
 def outage_response(request) -> HttpResponse:
     call_now, try_again = messages()
     if request.path_info.startswith("/api/"):
-        response = JsonResponse({"errors": {"detail": [call_now, try_again]}}, status=503)
+        response: HttpResponse = JsonResponse({"errors": {"detail": [call_now, try_again]}}, status=503)
     else:
         number = settings.DEFAULT_EMERGENCY_NUMBER
         page = render_to_string(

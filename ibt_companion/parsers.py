@@ -6,6 +6,9 @@ so anything past MAX_DEPTH is refused with a 400 in the usual error shape. (The 
 Django's DATA_UPLOAD_MAX_MEMORY_SIZE, which DRF applies before parsing; api_errors makes it a 413.)
 """
 
+from collections.abc import Iterable
+from typing import Any
+
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
@@ -18,6 +21,7 @@ def depth_exceeds(data, limit: int = MAX_DEPTH) -> bool:
     stack = [(data, 1)]
     while stack:
         value, depth = stack.pop()
+        children: Iterable[Any]
         if isinstance(value, dict):
             children = value.values()
         elif isinstance(value, list):

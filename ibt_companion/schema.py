@@ -38,7 +38,11 @@ class ErrorSerializer(serializers.Serializer):
     """Every API error: field names (or "detail", "non_field_errors", dotted paths such as
     "emergency_contacts.0.phone") mapped to messages in plain words."""
 
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+    # The serializer's metaclass takes declared fields out of the class body, so this field does not
+    # hide Serializer.errors; the stubs cannot see that.
+    errors = serializers.DictField(  # type: ignore[assignment]
+        child=serializers.ListField(child=serializers.CharField())
+    )
 
 
 class ErrorResponsesAutoSchema(AutoSchema):

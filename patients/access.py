@@ -78,7 +78,9 @@ def roles_of(user) -> set[str]:
 
 def _header_sql() -> str:
     # The inbox lives in refills; its reverse relation keeps patients from importing refills.
-    inbox = User._meta.get_field("inbox").related_model._meta.db_table
+    inbox_model = User._meta.get_field("inbox").related_model
+    assert isinstance(inbox_model, type)  # a model class, not the string "self"
+    inbox = inbox_model._meta.db_table
     membership = ClinicMembership._meta.db_table
     return f"""
         SELECT EXISTS (SELECT 1 FROM {Patient._meta.db_table} WHERE user_id = %(user)s),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, mixins, serializers, status, viewsets
@@ -86,7 +88,7 @@ class PatientViewSet(
             raise serializers.ValidationError(error.message_dict) from None
         return Response(self.get_serializer(patient).data, status=status.HTTP_201_CREATED)
 
-    def _clinic_for_create(self, request, clinics: list[Clinic]) -> Clinic:
+    def _clinic_for_create(self, request, clinics: Sequence[Clinic]) -> Clinic:
         wanted = request.data.get("clinic")
         if wanted in (None, ""):
             if len(clinics) > 1:
@@ -100,7 +102,7 @@ class PatientViewSet(
     def partial_update(self, request, *args, **kwargs):
         patient = self.get_object()
         context = {**self.get_serializer_context(), "relation": relation_to(request.user, patient)}
-        serializer = self.get_serializer(patient, data=request.data, partial=True, context=context)
+        serializer = PatientSerializer(patient, data=request.data, partial=True, context=context)
         serializer.refuse_unpermitted()  # 403 before any other check: nothing is saved
         serializer.is_valid(raise_exception=True)
         changes = dict(serializer.validated_data)

@@ -68,7 +68,9 @@ def why_ended(token: ApiToken, *, now: datetime | None = None) -> token_rules.En
 
 def _audit(user: User, action: str, what: str, path: str) -> None:
     """One row per clinic the person works for, so each clinic's admins see it; else one row."""
-    clinic_ids = list(ClinicMembership.objects.filter(user=user).values_list("clinic_id", flat=True)) or [None]
+    clinic_ids: list[int | None] = list(
+        ClinicMembership.objects.filter(user=user).values_list("clinic_id", flat=True)
+    ) or [None]
     for clinic_id in clinic_ids:
         audit.record_ids(user, action, what, [], clinic_id=clinic_id, path=path)
 

@@ -20,6 +20,6 @@ def roles(request):
 
 def _second_step_pending(request) -> bool:
     user = getattr(request, "user", None)
-    if not getattr(user, "is_authenticated", False) or user.is_verified():
+    if user is None or not getattr(user, "is_authenticated", False) or user.is_verified():
         return False
     return standing_of(request).must_verify

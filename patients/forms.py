@@ -32,7 +32,7 @@ class AcceptInvitationForm(forms.Form):
         self.invitation = invitation
         self.existing_user = existing_user
         self.request = request
-        self.device = None  # the second factor that took the code, for the session
+        self.device: object | None = None  # the second factor that took the code, for the session
         self.standing = two_factor.standing(existing_user) if existing_user is not None else two_factor.NOBODY
         if existing_user is not None:
             del self.fields["password2"]
@@ -47,7 +47,8 @@ class AcceptInvitationForm(forms.Form):
             )
 
     def clean(self):
-        data = super().clean()
+        super().clean()  # returns self.cleaned_data
+        data = self.cleaned_data
         password = data.get("password1")
         if not password:
             return data
@@ -100,7 +101,7 @@ class EmergencyContactsField(forms.CharField):
     def to_python(self, value):
         text = super().to_python(value)
         contacts = []
-        for number, line in enumerate(filter(None, (ln.strip() for ln in text.splitlines())), start=1):
+        for number, line in enumerate(filter(None, (ln.strip() for ln in (text or "").splitlines())), start=1):
             parts = [p.strip() for p in line.split(",")]
             if len(parts) < 2 or not parts[0] or not parts[1]:
                 raise forms.ValidationError(
@@ -208,7 +209,8 @@ class ClinicSettingsForm(forms.ModelForm):
             raise forms.ValidationError(message) from None
 
     def clean(self):
-        data = super().clean()
+        super().clean()  # returns self.cleaned_data
+        data = self.cleaned_data
         hours = {}
         for day in DAY_LABELS:
             text = (data.get(f"hours_{day}") or "").strip()

@@ -57,7 +57,7 @@ def _is_hhmm(text) -> bool:
     return hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60
 
 
-class UserManager(BaseUserManager):
+class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
     def _create_user(self, email, password, **extra):
@@ -417,6 +417,8 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField()
     last_used_at = models.DateTimeField()
     expires_at = models.DateTimeField()
+    # Not a column: a token just issued carries its key here for the one response that shows it.
+    key: str
 
     class Meta:
         indexes = [models.Index(fields=["user", "-created_at"], name="api_token_user")]

@@ -9,6 +9,7 @@ Items are opened elsewhere, through patients.services.open_queue_item.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
@@ -23,8 +24,11 @@ from . import audit
 from .access import staff_clinics
 from .models import AuditEvent, QueueItem, User
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise, StrPromise
+
 # Short tier names for lists; the tier is always shown in words, never by colour alone.
-TIER_NAMES = {
+TIER_NAMES: dict[int, StrPromise] = {
     QueueItem.Tier.EMERGENCY: _("Emergency"),
     QueueItem.Tier.DEVICE: _("Pump or reservoir"),
     QueueItem.Tier.CALL_CLINIC: _("Call the clinic"),
@@ -156,7 +160,7 @@ def acknowledge(*, by: User, item: QueueItem, now: datetime | None = None) -> tu
 
 def clean_resolution(outcome, note) -> tuple[str, str]:
     """The outcome and note, or a ValidationError naming each bad field."""
-    errors = {}
+    errors: dict[str, list[StrOrPromise]] = {}
     outcome = outcome.strip() if isinstance(outcome, str) else ""
     note = note.strip() if isinstance(note, str) else ""
     if not outcome:

@@ -3,7 +3,7 @@
 MAX_STEP_DAYS = 60
 
 
-def validate_reminder_steps(days) -> tuple[int, ...]:
+def validate_reminder_steps(days: object) -> tuple[int, ...]:
     """A clinic's reminder steps (SPEC §5): 1–6 different whole days before the refill date,
     the earliest at least 7, and the 1-day step kept. Returns them latest-first; raises
     ValueError with a plain message."""

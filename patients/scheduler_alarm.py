@@ -43,14 +43,13 @@ def decide(
     unchanged = Decision(None, stalled_since, alarm_sent_at)
     if last_tick_at is None:
         return unchanged
-    open_ = alarm_sent_at is not None
     if is_stale(now=now, last_tick_at=last_tick_at, max_age=max_age):
-        if not open_:
+        if alarm_sent_at is None:
             return Decision(STALLED, last_tick_at, now)
         if now - alarm_sent_at >= repeat_every:
             return Decision(STILL_STALLED, stalled_since or last_tick_at, now)
         return unchanged
-    if open_:
+    if alarm_sent_at is not None:
         return Decision(RECOVERED, None, None)
     return unchanged
 

@@ -64,8 +64,8 @@ class ApiTokenSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_current(self, token) -> bool:
-        request = self.context.get("request")
-        return isinstance(getattr(request, "auth", None), ApiToken) and request.auth.pk == token.pk
+        auth = getattr(self.context.get("request"), "auth", None)
+        return isinstance(auth, ApiToken) and auth.pk == token.pk
 
 
 class TokenResponseSerializer(ApiTokenSerializer):

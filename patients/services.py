@@ -3,6 +3,7 @@ each validates, writes in one transaction and audits."""
 
 from datetime import timedelta
 from importlib import import_module
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
@@ -230,7 +231,7 @@ def open_queue_items(items, *, now=None) -> None:
     tier, source, optional key): one look-up of the keys already open and one INSERT of the
     others. Should another transaction open one of them meanwhile, each is opened in turn."""
     now = now or timezone.now()
-    wanted = {}
+    wanted: dict[str, dict[str, Any]] = {}
     for item in items:
         key = item.get("key") or f"{item['kind']}:{item['patient'].pk}:{item.get('source', '')}"
         wanted.setdefault(key, item)

@@ -219,6 +219,7 @@ def reset_patient(request, patient_id):
     patient = get_visible_patient(request.user, patient_id)
     if patient.user_id is None or permissions.ADMIN not in relation_to(request.user, patient):
         raise Http404
+    assert patient.user is not None  # user_id is set
     security.reset_second_factor(user=patient.user, by=request.user, clinic=patient.clinic, patient=patient)
     messages.success(request, _("Two-step log-in is reset. We e-mailed %(name)s.") % {"name": patient.full_name})
     return redirect("patient-detail", patient_id=patient.pk)

@@ -15,7 +15,9 @@ Three kinds of words per code:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 RED_FLAG = "red_flag"
 WITHDRAWAL_GROUP = "withdrawal"
@@ -45,7 +47,7 @@ class Symptom:
     heading: str  # a key of HEADINGS
     sources: tuple[str, ...]
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "code": self.code,
             "groups": [g for g in GROUPS if g in self.groups],
@@ -58,7 +60,9 @@ class Symptom:
         }
 
 
-def _s(code, groups, label, hint, phrase, heading, sources) -> Symptom:
+def _s(
+    code: str, groups: Iterable[str], label: str, hint: str, phrase: str, heading: str, sources: Iterable[str]
+) -> Symptom:
     return Symptom(code, frozenset(groups), label, hint, phrase, heading, tuple(sources))
 
 
@@ -175,12 +179,12 @@ def is_red_flag(code: str) -> bool:
     return code in RED_FLAGS
 
 
-def in_catalog_order(codes) -> tuple[str, ...]:
+def in_catalog_order(codes: Iterable[str]) -> tuple[str, ...]:
     """The given known codes in form order, each once (for reasons and stored lists)."""
     return tuple(sorted(set(codes), key=ORDER.__getitem__))
 
 
-def catalog_as_list() -> list[dict]:
+def catalog_as_list() -> list[dict[str, Any]]:
     """The catalog for `GET /api/v1/symptoms/`: one dict per code, in form order."""
     return [s.as_dict() for s in SYMPTOMS]
 

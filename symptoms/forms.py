@@ -59,7 +59,7 @@ class CheckInForm(forms.Form):
     client_token = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
 
     # Service field → form field (the staff form puts observed_at on its date field).
-    ERROR_FIELDS = {"observed_at": None}
+    ERROR_FIELDS: dict[str, str | None] = {"observed_at": None}
 
     def groups(self) -> list[dict]:
         """The check boxes under their headings, danger signs first, each with whether it is ticked."""
@@ -112,7 +112,8 @@ class StaffCheckInForm(CheckInForm):
         ) % {"zone": zone}
 
     def clean(self):
-        data = super().clean()
+        super().clean()  # returns self.cleaned_data
+        data = self.cleaned_data
         day, time = data.get("observed_date"), data.get("observed_time")
         if (
             (day is None) != (time is None)

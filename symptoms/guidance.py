@@ -20,7 +20,11 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+if TYPE_CHECKING:
+    from .triage import Reason
 
 EMERGENCY = "emergency"
 CALL_CLINIC = "call_clinic"
@@ -194,13 +198,13 @@ def fill_page(
     )
 
 
-def _reason_text(reason) -> str:
+def _reason_text(reason: Reason | str) -> str:
     return reason if isinstance(reason, str) else reason.text
 
 
 def page_text(
     level: str,
-    reasons: Iterable,
+    reasons: Iterable[Reason | str],
     numbers: Mapping[str, str],
     *,
     clinic_told: bool = True,
@@ -232,7 +236,7 @@ def tel_href(number: str) -> str:
 
 
 def clinic_phone_now(
-    opening_hours: Mapping[str, list], zone: str, now: datetime, phone: str, after_hours_phone: str
+    opening_hours: Mapping[str, list[Any]], zone: str, now: datetime, phone: str, after_hours_phone: str
 ) -> str:
     """The clinic's number to call at `now`: `phone` within opening hours, else `after_hours_phone`.
 

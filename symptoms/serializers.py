@@ -89,7 +89,9 @@ class ReasonSerializer(serializers.Serializer):
     rule_id = serializers.IntegerField()
     level = serializers.ChoiceField(choices=triage.LEVELS)
     text = serializers.CharField()
-    source = serializers.CharField()
+    # DRF's metaclass takes declared fields out of the class body, so a field may share a name with
+    # an attribute of Field (source, label, context); the stubs cannot see that.
+    source = serializers.CharField()  # type: ignore[assignment]  # a declared field, not Field.source
 
 
 class DispositionSerializer(serializers.Serializer):
@@ -134,7 +136,9 @@ class CheckInSerializer(serializers.Serializer):
     temperature_c = serializers.DecimalField(max_digits=4, decimal_places=1, read_only=True, allow_null=True)
     pump_alarm = serializers.CharField(read_only=True)
     note = serializers.CharField(read_only=True)
-    context = serializers.JSONField(read_only=True, help_text="The pump data the triage read, at observed_at.")
+    context = serializers.JSONField(  # type: ignore[assignment]  # a declared field (see ReasonSerializer)
+        read_only=True, help_text="The pump data the triage read, at observed_at."
+    )
     disposition = serializers.SerializerMethodField()
 
     def get_logged_by_name(self, checkin) -> str:
@@ -152,13 +156,13 @@ class CheckInSerializer(serializers.Serializer):
 
 class HeadingSerializer(serializers.Serializer):
     key = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a declared field, not Field.label
 
 
 class SymptomSerializer(serializers.Serializer):
     code = serializers.CharField()
     groups = serializers.ListField(child=serializers.CharField())
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a declared field, not Field.label
     hint = serializers.CharField()
     heading = serializers.CharField()
     heading_label = serializers.CharField()

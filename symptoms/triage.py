@@ -77,7 +77,7 @@ def _round_tenth_half_up(value: Fraction) -> Decimal:
     return (Decimal(sign * whole) / 10).quantize(Decimal("0.1"))
 
 
-def _exact(value) -> Fraction:
+def _exact(value: Decimal | float | str) -> Fraction:
     if isinstance(value, bool):
         raise TemperatureError("Enter the temperature as a number.")
     if isinstance(value, float):
@@ -122,7 +122,7 @@ class CheckIn:
     temperature_c: Decimal | None  # rounded to 0.1 by to_celsius
     observed_at: datetime
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         _require_aware("observed_at", self.observed_at)
 
 
@@ -140,7 +140,7 @@ class Context:
     # a refill of 20 hours ago that a reprogram 2 hours ago would otherwise hide.
     last_fill_at: datetime | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.last_change_kind is not None and self.last_change_kind not in CHANGE_KINDS:
             raise ValueError(f"last_change_kind must be one of {CHANGE_KINDS}, not {self.last_change_kind!r}")
         for name in ("refill_due_at", "last_change_at", "last_fill_at"):
@@ -354,7 +354,7 @@ def _counted(one: str, many: str, codes: tuple[str, ...]) -> str:
     return f"{one if len(codes) == 1 else many}: {words}"
 
 
-_CHANGE_WORDS = {REFILL: "a refill", REPROGRAM: "a dose change", PUMP_REPLACED: "a new pump"}
+_CHANGE_WORDS: dict[str | None, str] = {REFILL: "a refill", REPROGRAM: "a dose change", PUMP_REPLACED: "a new pump"}
 
 
 def _facts(c: CheckIn, ctx: Context | None) -> dict[str, str]:
@@ -367,9 +367,8 @@ def _facts(c: CheckIn, ctx: Context | None) -> dict[str, str]:
         pump_state.append("Your pump may be low on medicine")
     if refill_due(c, ctx):
         pump_state.append("your refill date has passed" if pump_state else "Your refill date has passed")
-    fill = {REFILL: "a refill", PUMP_REPLACED: "a new pump"}.get(
-        ctx.last_change_kind if ctx else None, "a refill or a new pump"
-    )
+    fill_words: dict[str | None, str] = {REFILL: "a refill", PUMP_REPLACED: "a new pump"}
+    fill = fill_words.get(ctx.last_change_kind if ctx else None, "a refill or a new pump")
     change = _CHANGE_WORDS.get(ctx.last_change_kind if ctx else None, "a refill or dose change")
     common = _signs(c, COMMON)
     if not c.symptoms:
@@ -428,7 +427,7 @@ def triage(checkin: CheckIn, context: Context | None) -> Disposition:
     )
 
 
-def validate_symptoms(codes) -> tuple[str, ...]:
+def validate_symptoms(codes: object) -> tuple[str, ...]:
     """A list of distinct catalog codes, returned in catalog order; else `SymptomError`."""
     if not isinstance(codes, list | tuple):
         raise SymptomError("Send the symptoms as a list of codes.")

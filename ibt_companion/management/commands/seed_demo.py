@@ -7,6 +7,7 @@ only to a patient who has none."""
 
 import base64
 from datetime import date, timedelta
+from typing import Any
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -33,7 +34,7 @@ PUMPS = [
     ("Lee Chen", "synchromed2_20", date(2023, 3, 1), "300", "500", "20", "1.9", 30, 31),
 ]
 # Sam's check-in: signs that may come from too little baclofen, so the app asks him to call.
-SAM_CHECKIN = {"symptoms": ["itching", "spasticity_increase"], "note": "More spasms since yesterday."}
+SAM_CHECKIN: dict[str, Any] = {"symptoms": ["itching", "spasticity_increase"], "note": "More spasms since yesterday."}
 
 CLINIC = {
     "name": "Riverside Pump Clinic",
@@ -116,7 +117,7 @@ class Command(BaseCommand):
         self._pumps(patients, users["nurse@riverside.example"])
         sam = patients["sam@riverside.example"]
         if not CheckIn.objects.filter(patient=sam).exists():
-            record_checkin(patient=sam, by=sam.user, **SAM_CHECKIN)
+            record_checkin(patient=sam, by=users["sam@riverside.example"], **SAM_CHECKIN)
         for role, email, password, _ in LOGINS:
             self.stdout.write(f"{role:<10} {email:<28} {password}")
         self.stdout.write(
