@@ -29,6 +29,7 @@ fuzz: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 # Known vulnerabilities in the installed, pinned packages. Needs a vulnerability database
 # (PyPI's JSON API or OSV) on the network, so it is not a stage of `make test` (docs/security.md).
