@@ -17,9 +17,9 @@ from django.utils.translation import gettext as _
 from patients import services as patient_services
 from patients.models import Clinic, Invitation, Patient, User
 from refills import services as refill_services
-from refills.forms import Submission
 from refills.models import PumpEvent, PumpProfile
 from refills.notify import recipients
+from refills.web.forms import Submission
 
 logger = logging.getLogger(__name__)
 

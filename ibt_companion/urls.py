@@ -7,12 +7,7 @@ from drf_spectacular.views import SpectacularAPIView
 from console.urls import api_urlpatterns as console_api
 from patients import urls as patient_urls
 from patients.api_urls import urlpatterns as patient_api
-from refills import urls as refill_urls
-from refills.api_urls import urlpatterns as refill_api
-from refills.plan_urls import api_urlpatterns as plan_api
-from refills.plan_urls import urlpatterns as plan_urls
-from refills.reminder_urls import api_urlpatterns as reminder_api
-from refills.reminder_urls import urlpatterns as reminder_urls
+from refills.web import urls as refill_urls
 from symptoms.api_urls import urlpatterns as symptom_api
 
 from .api_docs import ApiDocsView
@@ -21,17 +16,13 @@ from .views import healthz
 # The admin site asks for a verified second factor too.
 admin.site.__class__ = OTPAdminSite
 
-api_v1 = [*patient_api, *refill_api, *reminder_api]
-api_v1 += plan_api
+api_v1 = [*patient_api, *refill_urls.api_urlpatterns]
 api_v1 += symptom_api
 api_v1 += console_api
 
 urlpatterns = [
     path("", include(refill_urls)),
-    path("", include(reminder_urls)),
-    path("", include(plan_urls)),
     path("", include(patient_urls)),
-    path("", include("refills.preference_urls")),
     path("", include("symptoms.urls")),
     path("", include("console.urls")),
     path("accounts/login/", patient_urls.LoginView.as_view(), name="login"),

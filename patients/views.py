@@ -45,7 +45,7 @@ class LoginView(auth_views.LoginView):
 
 def home_context(request) -> dict:
     """What every home page shows: the user's own record, the people they look after and
-    their clinics' patients. Other apps add to it (refills.views.home adds the refill cards)."""
+    their clinics' patients. Other apps add to it (refills.web.views.home adds the refill cards)."""
     user = request.user
     own = visible_patients(user).filter(user=user).select_related("clinic").first()
     cared_for = list(

@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from patients import audit
 from patients.access import get_visible_patient
 from patients.outage import AnswersWithoutDatabase, require_database
-from refills.api import PatientScopedView, field_errors
+from refills.web.api import PatientScopedView, field_errors
 
 from . import services, triage
 from .catalog import HEADINGS, catalog_as_list

@@ -10,7 +10,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from refills.serializers import AwareDateTimeField, PatientDateTimeField
+from refills.web.serializers import AwareDateTimeField, PatientDateTimeField
 
 from . import triage
 from .catalog import CODES

@@ -8,7 +8,7 @@ from django.http import HttpResponse
 from django.test import Client, RequestFactory
 
 from ibt_companion.no_store import NoStoreMiddleware
-from refills.plan_views import feed_token
+from refills.web.plan_views import feed_token
 from tests.helpers import client_for
 
 

@@ -9,7 +9,7 @@ from django.test import Client
 
 from patients import services as patient_services
 from patients.models import ClinicMembership, Patient
-from refills.plan_views import FEED_SALT, feed_token
+from refills.web.plan_views import FEED_SALT, feed_token
 from tests.factories import ClinicFactory, MembershipFactory
 
 

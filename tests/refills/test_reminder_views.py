@@ -15,7 +15,7 @@ from patients.models import AuditEvent, Patient
 from refills import services
 from refills.models import Delivery, RefillCycle
 from refills.notify import outbox
-from refills.plan_views import feed_token
+from refills.web.plan_views import feed_token
 from tests.helpers import client_for as as_user
 from tests.helpers import post_json
 from tests.refills.helpers import tick_and_send as run

@@ -15,9 +15,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from .domain import catalog
-from .domain.programs import program_to_dict
-from .models import PumpEvent
+from ..domain import catalog
+from ..domain.programs import program_to_dict
+from ..models import PumpEvent
 
 RISK_MARKERS = ("sci_t6_or_above", "communication_difficulty", "prior_withdrawal")
 

@@ -9,7 +9,7 @@ from rest_framework.decorators import api_view, authentication_classes, permissi
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
-from .notify import acks, content, outbox
+from ..notify import acks, content, outbox
 
 
 @require_http_methods(["GET", "POST"])

@@ -20,8 +20,8 @@ from patients import audit
 from patients.access import get_visible_patient, is_clinic_staff
 from patients.models import Patient
 
-from . import services
-from .models import PumpEvent, PumpProfile
+from .. import services
+from ..models import PumpEvent, PumpProfile
 from .serializers import (
     ForecastResponseSerializer,
     PumpEventInputSerializer,

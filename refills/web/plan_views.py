@@ -32,12 +32,12 @@ from patients import audit
 from patients.access import get_visible_patient, visible_patients
 from patients.models import AuditEvent, Patient, User
 
-from . import services
-from .domain.events import DATE_OUT_OF_RANGE, date_in_range
+from .. import services
+from ..domain.events import DATE_OUT_OF_RANGE, date_in_range
+from ..models import Acknowledgement, Delivery, RefillCycle
+from ..notify import calendar, recipients
+from ..notify.outbox import UNSENT
 from .forms import DateInput, ServiceErrorsMixin
-from .models import Acknowledgement, Delivery, RefillCycle
-from .notify import calendar, recipients
-from .notify.outbox import UNSENT
 from .views import _staff_patient
 
 PAGE_SIZE = 100

@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from patients import zones
 from patients.models import CHANNEL_CHOICES, LANGUAGE_CHOICES
 
-from . import phone
+from .. import phone
 
 CHANNEL_LABELS = [("email", _("E-mail")), ("sms", _("Text message (SMS)")), ("inbox", _("Inbox in this app"))]
 

@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from patients import audit
 from patients.access import is_clinic_staff
 
-from . import services
+from .. import services
 from .api import PatientScopedView, field_errors
 from .plan_views import reminder_plan
 from .serializers import AwareDateTimeField, PatientDateTimeField

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import phone, preferences
+from .. import phone, preferences
 from .preference_forms import NotificationPreferencesForm, PhoneCodeForm
 
 INBOX_PAGE_SIZE = 50

@@ -23,7 +23,9 @@ from patients import audit
 from patients.access import get_visible_patient, is_clinic_staff
 from patients.views import home_context
 
-from . import services
+from .. import services
+from ..models import PumpEvent, PumpProfile, RefillCycle
+from ..templatetags.refill_tags import days_left_in_words, local_when, reason_sentence, refill_cards
 from .forms import (
     CORRECTABLE_KINDS,
     EventForm,
@@ -32,8 +34,6 @@ from .forms import (
     initial_from_program,
     initial_from_values,
 )
-from .models import PumpEvent, PumpProfile, RefillCycle
-from .templatetags.refill_tags import days_left_in_words, local_when, reason_sentence, refill_cards
 
 Kind = PumpEvent.Kind
 RECORDABLE_KINDS = (Kind.REFILL, Kind.REPROGRAM, Kind.ALARM_REPORTED, Kind.PUMP_REPLACED, Kind.EXPLANTED)

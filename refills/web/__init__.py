@@ -1,0 +1,1 @@
+"""The web of the refills app: pages, forms, the API and its serializers, and one urls.py."""
