@@ -9,8 +9,10 @@ view on the same server, in two runs:
     errors and p99 under 250 ms for every endpoint.
 (b) saturation: each endpoint in turn, LOAD_SAT_CONNECTIONS clients (default 10) with no pause
     for LOAD_SAT_SECONDS each (default 10), the bare views first. Target: each endpoint's
-    requests/s at least 15% of the bare Django view's. The bare WSGI view (/bare/, no Django)
-    shows the ceiling of this client and gunicorn on the machine.
+    requests/s at least 15% of the bare Django view's, measured just before and just after it
+    (LOAD_SAT_BARE_SECONDS, default 5, between every two endpoints), so that drifting
+    background load on a shared machine does not pass for a slow endpoint. The bare WSGI view
+    (/bare/, no Django) shows the ceiling of this client and gunicorn on the machine.
 
 It prints requests/s, p50/p95/p99 and errors per endpoint, and counts the check-in rows in the
 database afterwards: check-ins saved must equal check-ins answered (201 from the API, the
@@ -70,6 +72,7 @@ def knob(name: str, default: int) -> int:
 USERS = knob("LOAD_USERS", 50)
 SECONDS = knob("LOAD_SECONDS", 60)
 SAT_SECONDS = knob("LOAD_SAT_SECONDS", 10)
+BARE_SECONDS = knob("LOAD_SAT_BARE_SECONDS", 5)  # the bare Django view between endpoints
 SAT_CONNECTIONS = knob("LOAD_SAT_CONNECTIONS", 10)
 PATIENTS = knob("LOAD_PATIENTS", 2000)
 CHECKINS = knob("LOAD_CHECKINS", 6000)
@@ -383,16 +386,20 @@ def steady(port: int, people: dict, shared: Shared, users: int, seconds: int) ->
 
 
 def saturate(port: int, people: dict, shared: Shared, connections: int, seconds: int) -> tuple[Stats, dict]:
-    """Run (b): each endpoint alone, `connections` clients with no pause, for `seconds` each."""
+    """Run (b): each endpoint alone, `connections` clients with no pause, for `seconds` each.
+    The bare Django view runs again between endpoints (BARE_SECONDS each), so each endpoint is
+    compared with the bare view measured just before and just after it: on a shared machine the
+    background load drifts, and a ratio of two windows minutes apart would measure the drift."""
     stats = Stats()
-    rates = {}
-    for kind, action in ENDPOINTS:
+    rates: dict = {}
+
+    def window(kind: str, action, length: float) -> tuple[int, float]:
         group = people["patient" if kind == "bare" else kind]
-        stop_at = time.monotonic() + seconds
+        stop_at = time.monotonic() + length
         done = [0]
         lock = threading.Lock()
 
-        def loop(person: dict, stop_at=stop_at, action=action, done=done, lock=lock):
+        def loop(person: dict):
             client = Client(port, person, stats, shared)
             n = 0
             while time.monotonic() < stop_at:
@@ -408,8 +415,19 @@ def saturate(port: int, people: dict, shared: Shared, connections: int, seconds:
         for t in threads:
             t.start()
         for t in threads:
-            t.join(timeout=seconds + 60)
-        rates[action.__name__] = (done[0], time.monotonic() - started)
+            t.join(timeout=length + 60)
+        return done[0], time.monotonic() - started
+
+    bare_windows = [window("bare", Client.bare, BARE_SECONDS)]
+    for kind, action in ENDPOINTS:
+        if action is Client.bare:
+            continue
+        rates[action.__name__] = window(kind, action, seconds)
+        if action is not Client.bare_wsgi:
+            bare_windows.append(window("bare", Client.bare, BARE_SECONDS))
+            before, after = bare_windows[-2], bare_windows[-1]
+            rates[f"{action.__name__}:bare"] = (before[0] / before[1] + after[0] / after[1]) / 2
+    rates["bare"] = (sum(n for n, _ in bare_windows), sum(t for _, t in bare_windows))
     return stats, rates
 
 
@@ -452,7 +470,8 @@ def report_saturation(stats: Stats, rates: dict, connections: int, seconds: int)
         rate = requests / elapsed
         name = LABELS[action.__name__]
         values = stats.latency.get(name, [])
-        share = rate / bare_rate if bare_rate else 0.0
+        adjacent = rates.get(f"{action.__name__}:bare", bare_rate)  # the bare view just before and after
+        share = rate / adjacent if adjacent else 0.0
         met = share >= RATE_TARGET or action in (Client.bare, Client.bare_wsgi)
         ok = ok and met and stats.errors[name] == 0
         say(
