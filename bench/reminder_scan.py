@@ -440,10 +440,10 @@ def overdue_sql(at: datetime) -> str:
     from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext
 
-    from refills.notify import outbox
+    from refills.notify import planning
 
     with CaptureQueriesContext(connection) as queries, transaction.atomic():
-        outbox._open_overdue(at)
+        planning._open_overdue(at)
         transaction.set_rollback(True)
     return next(
         q["sql"] for q in queries.captured_queries if "next_overdue_at" in q["sql"] and "SKIP LOCKED" in q["sql"]

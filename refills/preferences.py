@@ -24,7 +24,8 @@ from patients.models import AuditEvent, CaregiverLink, Patient, User
 
 from . import services
 from .models import InboxMessage
-from .notify import content, outbox, recipients
+from .notify import content, recipients
+from .notify.rows import create_rows
 
 # refills/notify/recipients.py reads "no choice" as e-mail and inbox; the page shows that default.
 DEFAULT_CHANNELS = ["email", "inbox"]
@@ -201,7 +202,7 @@ def send_test(user: User, now: datetime) -> TestSent:
         recipient = recipients.for_caregiver(user, about)
     if not recipient.channels:
         raise ValidationError(_("None of the ways you chose can reach you yet. See the notes at the top of this page."))
-    rows = outbox._create(
+    rows = create_rows(
         patient=about,
         cycle=None,
         kind="test",

@@ -27,7 +27,7 @@ from .domain.events import EventContext, EventError, EventValues, check_time, pa
 from .domain.forecast import Forecast, ForecastInputs, at_local_hour, forecast
 from .domain.programs import parse_program, program_to_dict
 from .models import PumpEvent, PumpProfile, RefillCycle
-from .notify import outbox
+from .notify import planning
 
 FILL_KINDS = (PumpEvent.Kind.REFILL, PumpEvent.Kind.PUMP_REPLACED)
 
@@ -197,9 +197,9 @@ def record_event(
         if kind == PumpEvent.Kind.ALARM_REPORTED:
             _open_alarm_item(patient, event, parsed.tone, now)
         audit.record(by, AuditEvent.Action.CREATE, f"pump_event_{kind}", [patient])
-        result = recompute(patient, now=now)
+        result = recompute(patient, now=now, profile=profile)
         if kind == PumpEvent.Kind.PUMP_REPLACED:
-            outbox.plan_end_of_service(patient, end_of_service_at(patient, profile), now)
+            planning.plan_end_of_service(patient, end_of_service_at(patient, profile), now)
         event.refresh_from_db(fields=DERIVED_FIELDS)  # what the replay stored; keeps recorded_by
         outcome = next((o for o in result.outcomes if o.key == (corrects.pk if corrects else event.pk)), None)
         return Recorded(event=event, outcome=outcome, forecast=forecast(result.inputs) if result.inputs else None)
@@ -245,11 +245,12 @@ def _preview(patient, profile, event, originals, chain_events, corrects, now) ->
 DERIVED_FIELDS = ["expected_volume_ml", "volume_ml", "discrepancy", "warnings"]
 
 
-def recompute(patient: Patient, *, now: datetime | None = None) -> chain.Replay:
+def recompute(patient: Patient, *, now: datetime | None = None, profile: PumpProfile | None = None) -> chain.Replay:
     """Replay the chain, store every event's derived columns, and put the forecast on the
-    open refill cycle (or none). Call inside the transaction of the change."""
+    open refill cycle (or none). Call inside the transaction of the change; `profile`: the
+    pump profile when the caller has just read (and locked the patient for) it."""
     now = truncate(now or timezone.now())
-    profile = PumpProfile.objects.filter(patient=patient).first()
+    profile = profile or PumpProfile.objects.filter(patient=patient).first()
     originals, chain_events = load_chain(patient)
     if profile is None:
         return chain.Replay()
@@ -296,7 +297,7 @@ def _sync_cycles(patient: Patient, originals: list[PumpEvent], replayed: chain.R
         _store_forecast(cycle, result, now)
         if cycle.pk is not None and (cycle.ended_at, cycle.refill_due_at, cycle.empty_at, cycle.sequence) == before:
             if is_open:
-                outbox.plan_cycle(cycle, patient, now, old_due=old_due)  # recipients may have changed
+                planning.plan_cycle(cycle, patient, now, old_due=old_due)  # recipients may have changed
             continue
         if cycle.pk is None:
             # Close the old open cycle first: one open cycle per patient.
@@ -305,7 +306,7 @@ def _sync_cycles(patient: Patient, originals: list[PumpEvent], replayed: chain.R
             )
         new = cycle.pk is None
         cycle.save()
-        outbox.plan_cycle(cycle, patient, now, old_due=old_due, new=new)
+        planning.plan_cycle(cycle, patient, now, old_due=old_due, new=new)
 
 
 def _store_forecast(cycle: RefillCycle, result: Forecast | None, now: datetime) -> None:
@@ -367,7 +368,7 @@ def save_profile(*, patient: Patient, by: User, values: dict) -> PumpProfile:
         profile.save()
         audit.record(by, AuditEvent.Action.UPDATE, "pump_profile", [patient])
         recompute(patient)
-        outbox.plan_end_of_service(patient, end_of_service_at(patient, profile), truncate(timezone.now()))
+        planning.plan_end_of_service(patient, end_of_service_at(patient, profile), truncate(timezone.now()))
     return profile
 
 
@@ -418,7 +419,7 @@ def book_appointment(patient: Patient, at: datetime | None, by: User, *, now: da
         cycle.appointment_at = at
         cycle.sequence += 1
         cycle.save(update_fields=["appointment_at", "sequence"])
-        outbox.plan_cycle(cycle, patient, now)
+        planning.plan_cycle(cycle, patient, now)
         action = AuditEvent.Action.UPDATE if at is not None else AuditEvent.Action.DELETE
         audit.record(by, action, "refill_appointment", [patient])
     warning = APPOINTMENT_AFTER_DUE if at is not None and at > cycle.refill_due_at else ""
@@ -451,7 +452,7 @@ def replan(patients: Iterable[Patient], now: datetime | None = None) -> None:
         patient = Patient.objects.select_related("clinic", "user").get(pk=patient.pk)
         cycle = RefillCycle.objects.filter(patient=patient, ended_at__isnull=True).first()
         if cycle is not None:
-            outbox.plan_cycle(cycle, patient, now)
+            planning.plan_cycle(cycle, patient, now)
         _plan_end_of_service(patient, now)
 
 
@@ -464,4 +465,4 @@ def patients_heard_by(user: User) -> list[Patient]:
 def _plan_end_of_service(patient: Patient, now: datetime) -> None:
     profile = PumpProfile.objects.filter(patient=patient).first()
     if profile is not None:
-        outbox.plan_end_of_service(patient, end_of_service_at(patient, profile), now)
+        planning.plan_end_of_service(patient, end_of_service_at(patient, profile), now)

@@ -9,7 +9,7 @@ from rest_framework.decorators import api_view, authentication_classes, permissi
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
-from ..notify import acks, content, outbox
+from ..notify import acks, content, planning
 
 
 @require_http_methods(["GET", "POST"])
@@ -25,7 +25,7 @@ def acknowledge_page(request, token):
         "clinic": cycle.patient.clinic,
     }
     if request.method == "POST":
-        outbox.acknowledge(cycle, recipient)
+        planning.acknowledge(cycle, recipient)
         return render(request, "refills/ack_done.html", context)
     return render(request, "refills/ack_confirm.html", context)
 
@@ -49,5 +49,5 @@ def acknowledge_api(request, token):
             {"errors": {"token": ["This link is not valid or has expired."]}}, status=status.HTTP_404_NOT_FOUND
         )
     cycle, recipient = found
-    outbox.acknowledge(cycle, recipient)
+    planning.acknowledge(cycle, recipient)
     return Response({"acknowledged": True, "refill_due_at": cycle.refill_due_at})

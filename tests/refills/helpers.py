@@ -8,7 +8,7 @@ import time_machine
 from django.db import transaction
 
 from refills.models import PumpEvent, RefillCycle
-from refills.notify import outbox
+from refills.notify import outbox, planning
 
 
 def utc(*args) -> datetime:
@@ -48,5 +48,5 @@ def open_cycle(patient, refill_due_at: datetime, *, empty_at=None, planned_at=No
         patient=patient, started_by=event, started_at=planned_at, refill_due_at=refill_due_at, empty_at=empty_at
     )
     with time_machine.travel(planned_at, tick=False), transaction.atomic():
-        outbox.plan_cycle(cycle, patient, planned_at)
+        planning.plan_cycle(cycle, patient, planned_at)
     return cycle

@@ -532,7 +532,7 @@ def test_a_poison_patient_with_an_overdue_cycle_does_not_stop_the_tick(cycle, wo
         )
     assert RefillCycle.objects.get(patient=poison, ended_at__isnull=True).refill_due_at < STEP_14
     Patient.objects.filter(pk=poison.pk).update(time_zone="Mars/Olympus_Mons")
-    with captured_errors("refills.notify.outbox") as errors:
+    with captured_errors("refills.notify.planning") as errors:
         outcome = run(STEP_14)
     mine = Delivery.objects.filter(patient=world.patient, kind="step_14").values_list("pk", flat=True)
     assert {outcome.get(pk) for pk in mine} == {"sent"}, outcome

@@ -20,7 +20,7 @@ from patients.models import Patient, QueueItem
 from refills import services
 from refills.domain.forecast import first_at_hour_after, latest_at_hour_before
 from refills.models import Delivery, RefillCycle
-from refills.notify import outbox
+from refills.notify import outbox, planning
 
 from ..factories import CaregiverLinkFactory, PatientFactory, pump_with_refill
 from .helpers import local, open_cycle, utc
@@ -43,7 +43,7 @@ def repeats(cycle, day: date) -> list[tuple[str, str]]:
 
 
 @contextmanager
-def overdue_errors(name: str = "refills.notify.outbox"):
+def overdue_errors(name: str = "refills.notify.planning"):
     """What the tick logs about overdue cycles (a send that fails logs too, about its row)."""
     records = []
 
@@ -235,10 +235,10 @@ def test_a_resolved_overdue_item_opens_again_at_the_next_daily_repeat(people):
 def test_the_batch_is_bounded_and_takes_the_longest_waiting_first(people):
     cycles = [open_cycle(PatientFactory(clinic=people.clinic), DUE - timedelta(hours=n)) for n in range(3)]
     with transaction.atomic():
-        assert outbox._open_overdue(DUE, batch=2) == 2
+        assert planning._open_overdue(DUE, batch=2) == 2
     assert [next_at(c) for c in cycles] == [DUE, NINE_CDT, NINE_CDT]
     with transaction.atomic():
-        assert outbox._open_overdue(DUE, batch=2) == 1
+        assert planning._open_overdue(DUE, batch=2) == 1
     assert {next_at(c) for c in cycles} == {NINE_CDT}
 
 
@@ -298,16 +298,16 @@ def test_a_poison_cycle_is_logged_pushed_aside_and_tried_again_later(people):
     with overdue_errors() as errors:
         run(DUE)
     assert [r.getMessage() for r in errors] == [
-        f"overdue cycle {poison.pk} skipped in this tick; tried again at {(DUE + outbox.POISON_RETRY).isoformat()}"
+        f"overdue cycle {poison.pk} skipped in this tick; tried again at {(DUE + planning.POISON_RETRY).isoformat()}"
     ]
     assert errors[0].exc_info is not None  # the traceback is logged
     assert QueueItem.objects.filter(kind="overdue", source=f"cycle:{mine.pk}").count() == 1
-    assert next_at(mine) == NINE_CDT and next_at(poison) == DUE + outbox.POISON_RETRY
+    assert next_at(mine) == NINE_CDT and next_at(poison) == DUE + planning.POISON_RETRY
     with overdue_errors() as errors:
         run(DUE + timedelta(minutes=1))  # not retried every minute
     assert errors == []
     Patient.objects.filter(pk=people.other_patient.pk).update(time_zone=CHICAGO)  # mended
-    run(DUE + outbox.POISON_RETRY)
+    run(DUE + planning.POISON_RETRY)
     assert QueueItem.objects.filter(kind="overdue", source=f"cycle:{poison.pk}").count() == 1
     assert next_at(poison) == NINE_CDT
 
@@ -332,7 +332,7 @@ def test_a_cycle_whose_rows_cannot_be_stored_does_not_stop_the_others(people):
     assert len(repeats(mine, date(2026, 4, 7))) == 3 and set(sent.values()) == {"sent"}
     assert repeats(poison, date(2026, 4, 7)) == []
     assert next_at(mine) == NINE_CDT + timedelta(days=1)
-    assert next_at(poison) == NINE_CDT + outbox.POISON_RETRY
+    assert next_at(poison) == NINE_CDT + planning.POISON_RETRY
 
 
 # --- The migration --------------------------------------------------------------------------

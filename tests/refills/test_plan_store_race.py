@@ -10,7 +10,8 @@ import pytest
 from django.db import connection, transaction
 
 from refills.models import Delivery
-from refills.notify import outbox, recipients
+from refills.notify import recipients
+from refills.notify.rows import build_rows, store_rows
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -18,7 +19,7 @@ DUE = datetime(2026, 4, 1, 14, 0, tzinfo=UTC)
 
 
 def rows_for(world, occasion):
-    return outbox._rows(
+    return build_rows(
         patient=world.patient,
         cycle=None,
         kind="test",
@@ -37,7 +38,7 @@ def test_a_key_stored_meanwhile_by_another_transaction_is_kept_once(world):
     def other_transaction():
         try:
             with transaction.atomic():
-                outbox._store(rows_for(world, "one"))
+                store_rows(rows_for(world, "one"))
                 holding.set()
                 # Commit only after the main thread has looked the keys up and is inserting.
                 threading.Event().wait(1.0)
@@ -48,7 +49,7 @@ def test_a_key_stored_meanwhile_by_another_transaction_is_kept_once(world):
     other.start()
     assert holding.wait(10)
     with transaction.atomic():
-        saved = outbox._store(first + second)
+        saved = store_rows(first + second)
     other.join(10)
 
     assert sorted(row.key for row in saved) == sorted(row.key for row in second)
@@ -58,7 +59,7 @@ def test_a_key_stored_meanwhile_by_another_transaction_is_kept_once(world):
 
 def test_a_key_planned_twice_in_one_plan_is_stored_once(world):
     rows = rows_for(world, "one")
-    saved = outbox._store(rows + rows_for(world, "one"))
+    saved = store_rows(rows + rows_for(world, "one"))
     assert len(saved) == len(rows)
     assert Delivery.objects.filter(key__in=[row.key for row in rows]).count() == len(rows)
-    assert outbox._store(rows_for(world, "one")) == []
+    assert store_rows(rows_for(world, "one")) == []

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from patients.models import AuditEvent, Patient
 from refills import services
 from refills.models import Delivery, RefillCycle
-from refills.notify import outbox
+from refills.notify import planning
 from refills.web.plan_views import feed_token
 from tests.helpers import client_for as as_user
 from tests.helpers import post_json
@@ -91,7 +91,7 @@ def test_sent_failed_and_skipped_rows_say_so_in_words(cycle, world):
     failed.status, failed.attempts, failed.last_error = "failed", 2, "SMTP 451"
     failed.next_attempt_at = datetime(2026, 3, 30, 14, 4, tzinfo=UTC)
     failed.save()
-    outbox.acknowledge(cycle, f"user:{world.caregiver.pk}", now=STEP_14 + timedelta(hours=1))
+    planning.acknowledge(cycle, f"user:{world.caregiver.pk}", now=STEP_14 + timedelta(hours=1))
     text = page_text(as_user(world.staff).get(plan_url(world)))
     assert "Sent" in text and "Monday 23 March 2026 at 09:00 CDT" in text
     assert "Not sent yet: will try again" in text and "SMTP 451" in text
@@ -177,7 +177,7 @@ def test_staff_get_the_plan_and_every_delivery(cycle, world):
 @pytest.mark.parametrize("who", ["patient_user", "caregiver"])
 def test_patient_and_caregiver_see_only_their_own_rows(cycle, world, who):
     user = getattr(world, who)
-    outbox.acknowledge(cycle, f"user:{world.staff.pk}")  # someone else's acknowledgement
+    planning.acknowledge(cycle, f"user:{world.staff.pk}")  # someone else's acknowledgement
     response = as_user(user).get(api_url(world))
     assert response.status_code == 200
     body = response.json()

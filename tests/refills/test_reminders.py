@@ -9,7 +9,7 @@ from django.test import Client
 from patients.models import QueueItem
 from refills import services
 from refills.models import Delivery, InboxMessage
-from refills.notify import acks, outbox
+from refills.notify import acks, outbox, planning
 from tests.refills.helpers import tick_and_send as run
 
 pytestmark = pytest.mark.usefixtures("early_march")  # tests/conftest.py: time stands still at EARLY_MARCH
@@ -164,7 +164,7 @@ def test_a_clinic_changing_its_steps_replans_the_unsent_steps(cycle, world):
 
 def test_end_of_service_notice_to_the_clinic_opens_a_queue_item(cycle, world):
     eos = datetime(2026, 5, 1, 14, 0, tzinfo=UTC)
-    outbox.plan_end_of_service(world.patient, eos, datetime(2026, 1, 1, tzinfo=UTC))
+    planning.plan_end_of_service(world.patient, eos, datetime(2026, 1, 1, tzinfo=UTC))
     statuses = run(datetime(2026, 1, 31, 15, 0, tzinfo=UTC))  # 90 days before
     assert statuses and set(statuses) == {"sent"}
     item = QueueItem.objects.get(kind="end_of_service", patient=world.patient)

@@ -13,7 +13,8 @@ from patients.models import Invitation, Patient
 from refills import phone
 from refills import services as refill_services
 from refills.models import Delivery, RefillCycle
-from refills.notify import outbox
+from refills.notify import planning
+from refills.notify.rows import COVERED, UNSENT
 from tests.factories import PASSWORD, PatientFactory, pump_with_refill
 from tests.refills.helpers import tick_and_send as run
 
@@ -39,7 +40,7 @@ def join_as_caregiver(world, email: str):
 
 
 def unsent(key: str, **filters) -> set[tuple[str, str]]:
-    rows = Delivery.objects.filter(recipient=key, status__in=outbox.UNSENT, **filters)
+    rows = Delivery.objects.filter(recipient=key, status__in=UNSENT, **filters)
     return set(rows.values_list("kind", "channel"))
 
 
@@ -100,7 +101,7 @@ def test_a_checked_phone_adds_texts_and_stop_and_start_take_them_away_and_back(w
 
 def test_end_of_service_notices_follow_the_patients_zone_and_status(world, cycle):
     def notices() -> dict[str, datetime]:
-        rows = Delivery.objects.filter(patient=world.patient, kind__startswith="eos_", status__in=outbox.UNSENT)
+        rows = Delivery.objects.filter(patient=world.patient, kind__startswith="eos_", status__in=UNSENT)
         return dict(rows.filter(recipient=f"clinic:{world.clinic.pk}").values_list("kind", "due_at"))
 
     refill_services.save_profile(patient=world.patient, by=world.staff, values={})  # plans the notices
@@ -200,7 +201,7 @@ def acknowledged_step_7(world, early_march):
     sent = set(Delivery.objects.filter(kind="step_7", status="sent").values_list("recipient", "channel"))
     assert sent == {(f"user:{world.patient_user.pk}", "email"), (f"user:{carer.pk}", "email")}
     early_march.move_to(step_7 + timedelta(hours=1))
-    outbox.acknowledge(cycle, f"user:{world.patient_user.pk}", now=step_7 + timedelta(hours=1))
+    planning.acknowledge(cycle, f"user:{world.patient_user.pk}", now=step_7 + timedelta(hours=1))
     early_march.move_to(step_7 + timedelta(hours=2))
     return cycle
 
@@ -213,9 +214,9 @@ def test_a_step_someone_acknowledged_is_not_sent_again_after_a_change_of_recipie
     # The change reached the plan: the new recipient or channel gets the steps still ahead.
     assert ("step_1", channel) in unsent(key, cycle=cycle)
     # But not the acknowledged 7-day step, on any channel, now or at any later tick before step 1.
-    assert not Delivery.objects.filter(cycle=cycle, kind="step_7", status__in=outbox.UNSENT).exists()
+    assert not Delivery.objects.filter(cycle=cycle, kind="step_7", status__in=UNSENT).exists()
     covered = Delivery.objects.get(cycle=cycle, kind="step_7", recipient=key, channel=channel)
-    assert (covered.status, covered.last_error) == ("skipped", outbox.COVERED)
+    assert (covered.status, covered.last_error) == ("skipped", COVERED)
     later = step_7 + timedelta(hours=3)
     assert run(later) == []
     assert Delivery.objects.filter(status="sent").count() == sent_before and len(mail.outbox) == outbox_before
@@ -224,10 +225,10 @@ def test_a_step_someone_acknowledged_is_not_sent_again_after_a_change_of_recipie
 def test_a_caregivers_acknowledgement_covers_the_step_for_the_patient_too(world, acknowledged_step_7):
     cycle = acknowledged_step_7
     cycle.acknowledgements.all().delete()
-    outbox.acknowledge(cycle, f"user:{world.caregiver.pk}", now=_step_7(cycle) + timedelta(hours=1))
+    planning.acknowledge(cycle, f"user:{world.caregiver.pk}", now=_step_7(cycle) + timedelta(hours=1))
     key, channel = _verify_the_patients_phone(world)
     assert ("step_1", channel) in unsent(key, cycle=cycle)
-    assert not Delivery.objects.filter(cycle=cycle, kind="step_7", status__in=outbox.UNSENT).exists()
+    assert not Delivery.objects.filter(cycle=cycle, kind="step_7", status__in=UNSENT).exists()
 
 
 def test_the_same_link_used_again_for_a_later_step_covers_that_step(world, early_march):
@@ -237,12 +238,12 @@ def test_the_same_link_used_again_for_a_later_step_covers_that_step(world, early
     early_march.move_to(STEP_14)
     run(STEP_14)
     patient_key = f"user:{world.patient_user.pk}"
-    assert outbox.acknowledge(cycle, patient_key, now=STEP_14 + timedelta(hours=1))
+    assert planning.acknowledge(cycle, patient_key, now=STEP_14 + timedelta(hours=1))
     step_7 = _step_7(cycle)
     early_march.move_to(step_7)
     assert "sent" in run(step_7)
-    assert not outbox.acknowledge(cycle, patient_key, now=step_7 + timedelta(hours=1))  # not a new one
-    assert outbox.latest_acknowledgement(cycle) == step_7 + timedelta(hours=1)
+    assert not planning.acknowledge(cycle, patient_key, now=step_7 + timedelta(hours=1))  # not a new one
+    assert planning.latest_acknowledgement(cycle) == step_7 + timedelta(hours=1)
     early_march.move_to(step_7 + timedelta(hours=2))
     late = join_as_caregiver(world, "late@carer.example")
     assert not unsent(f"user:{late.pk}", cycle=cycle, kind="step_7")
@@ -252,7 +253,7 @@ def test_the_same_link_used_again_for_a_later_step_covers_that_step(world, early
 def test_a_step_due_after_the_acknowledgement_still_reaches_a_newcomer(world, cycle, early_march):
     """What an acknowledgement covers: the steps due by then; not a later one."""
     run(STEP_14)
-    outbox.acknowledge(cycle, f"user:{world.patient_user.pk}", now=STEP_14 + timedelta(hours=1))
+    planning.acknowledge(cycle, f"user:{world.patient_user.pk}", now=STEP_14 + timedelta(hours=1))
     step_7 = _step_7(cycle)
     early_march.move_to(step_7)
     run(step_7)
