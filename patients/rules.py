@@ -1,4 +1,4 @@
-"""Clinic rules that are plain functions (no Django here)."""
+"""Rules about clinics and people's contact details that are plain functions (no Django here)."""
 
 MAX_STEP_DAYS = 60
 
@@ -19,3 +19,11 @@ def validate_reminder_steps(days: object) -> tuple[int, ...]:
     if 1 not in steps:
         raise ValueError("The 1-day step cannot be removed.")
     return steps
+
+
+def with_new_number(current_phone: str, changes: dict[str, object]) -> dict[str, object]:
+    """A new phone number is unchecked, and a STOP sent from the old number no longer applies:
+    `changes` with the number's checked and STOP times cleared when it changes the number."""
+    if "phone" in changes and changes["phone"] != current_phone:
+        return {**changes, "phone_verified_at": None, "sms_opted_out_at": None}
+    return changes

@@ -1,7 +1,8 @@
 """Actions that write people and access data. Views, forms, the API and tasks call these;
 each validates, writes in one transaction and audits."""
 
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from importlib import import_module
 from typing import Any
 
@@ -10,11 +11,12 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from . import api_tokens, audit, two_factor
+from . import api_tokens, audit, rules, two_factor
 from .emails import render_text
 from .invitations import make_token
 from .models import (
@@ -49,9 +51,7 @@ def update_patient(*, by: User, patient: Patient, changes: dict) -> Patient:
     """Apply already-permitted changes (the caller checks which fields this user may change)."""
     if not changes:
         return patient
-    if "phone" in changes and changes["phone"] != patient.phone:
-        # A new number is unchecked, and an old STOP came from the old number.
-        changes = {**changes, "phone_verified_at": None, "sms_opted_out_at": None}
+    changes = rules.with_new_number(patient.phone, changes)
     with transaction.atomic():
         for field, value in changes.items():
             setattr(patient, field, value)
@@ -63,6 +63,103 @@ def update_patient(*, by: User, patient: Patient, changes: dict) -> Patient:
         elif RECIPIENT_PATIENT_FIELDS & set(changes):
             recipients_changed.send(sender=Patient, patient=patient)
     return patient
+
+
+def update_replans(changes: Iterable[str]) -> bool:
+    """Whether `update_patient` with these changed fields re-plans the patient's reminders itself
+    (through forecast_inputs_changed or recipients_changed), so the caller need not again."""
+    return bool((FORECAST_PATIENT_FIELDS | RECIPIENT_PATIENT_FIELDS) & set(changes))
+
+
+# --- Contact state: choices, the phone's check and STOP --------------------------------------
+
+
+def update_user_choices(
+    *,
+    user: User,
+    channels: list[str],
+    language: str,
+    phone: str,
+    time_zone: str | None,
+    follow: Patient | None = None,
+) -> bool:
+    """Store a log-in's own choices of how to hear from us. `follow`: the person's patient
+    record, whose number, checked time and STOP time the User copy takes; without one, a new
+    number must be checked again (rules.with_new_number). `time_zone` None leaves it as it is.
+    Returns whether anything changed; raises ValidationError if a value is refused."""
+    wanted: dict[str, Any] = {"notification_channels": channels, "language": language, "phone": phone}
+    if follow is not None:
+        wanted = {
+            **wanted,
+            "phone_verified_at": follow.phone_verified_at,
+            "sms_opted_out_at": follow.sms_opted_out_at,
+        }
+    changes = {field: value for field, value in wanted.items() if getattr(user, field) != value}
+    if follow is None:
+        changes = rules.with_new_number(user.phone, changes)
+    if time_zone is not None and time_zone != user.time_zone:
+        changes["time_zone"] = time_zone
+    if not changes:
+        return False
+    for field, value in changes.items():
+        setattr(user, field, value)
+    user.clean_fields(exclude=[f.name for f in User._meta.concrete_fields if f.name not in changes])
+    user.save(update_fields=list(changes))
+    return True
+
+
+def set_caregiver_alerts(*, by: User, link: CaregiverLink, call_clinic: bool) -> bool:
+    """Whether this caregiver hears about the patient's call-clinic check-ins. Audited; returns
+    whether it changed."""
+    if call_clinic == link.notify_call_clinic:
+        return False
+    link.notify_call_clinic = call_clinic
+    link.save(update_fields=["notify_call_clinic"])
+    audit.record(by, AuditEvent.Action.UPDATE, "caregiver_link_notifications", [link.patient])
+    return True
+
+
+def set_phone_verified(*, user: User, patient: Patient | None, phone: str, now: datetime) -> None:
+    """The person showed they hold `phone`: mark it checked on each record that still has it
+    (the patient record's change audited). The caller re-plans in the same transaction."""
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk, phone=phone).update(phone_verified_at=now)
+        if patient is not None:
+            if Patient.objects.filter(pk=patient.pk, phone=phone).update(phone_verified_at=now, updated_at=now):
+                audit.record(user, AuditEvent.Action.UPDATE, "patient_phone_verified", [patient])
+
+
+def set_sms_opt_out(
+    *,
+    actor: User | None,
+    user_ids: Iterable[int],
+    patient_ids: Iterable[int],
+    opted_out: bool,
+    now: datetime,
+    path: str = "",
+) -> int:
+    """STOP (`opted_out`) or START for these log-ins and patient records: no texts to their
+    number, or texts again. The first opt-out time is kept; each patient record that changes is
+    audited. Returns how many records changed. The caller re-plans in the same transaction."""
+    still = {"sms_opted_out_at__isnull": opted_out}
+    with transaction.atomic():
+        changed = User.objects.filter(pk__in=list(user_ids), **still).update(
+            sms_opted_out_at=now if opted_out else None
+        )
+        touched = list(Patient.objects.filter(pk__in=list(patient_ids), **still))
+        Patient.objects.filter(pk__in=[p.pk for p in touched]).update(
+            sms_opted_out_at=now if opted_out else None, updated_at=now
+        )
+        what = "patient_sms_opt_out" if opted_out else "patient_sms_opt_in"
+        for patient in touched:
+            audit.record(actor, AuditEvent.Action.UPDATE, what, [patient], path=path)
+    return changed + len(touched)
+
+
+def renew_calendar_link(*, by: User, patient: Patient, path: str = "") -> None:
+    """A new private calendar link for this patient: the old one stops working at once."""
+    Patient.objects.filter(pk=patient.pk).update(calendar_version=F("calendar_version") + 1)
+    audit.record(by, AuditEvent.Action.UPDATE, "calendar_link_renewed", [patient], path=path)
 
 
 def invite(*, by: User, patient: Patient, kind: str, email: str, full_name: str, relationship: str = "") -> Invitation:

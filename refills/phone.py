@@ -22,8 +22,8 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
 
-from patients import audit
-from patients.models import AuditEvent, Patient, User
+from patients import services as patient_services
+from patients.models import Patient, User
 
 from . import services
 from .notify.channels import sms
@@ -161,10 +161,7 @@ def check_code(session, user: User, phone: str, code: str, now: datetime) -> Non
 def mark_verified(user: User, patient: Patient | None, phone: str, now: datetime) -> None:
     """The person showed they hold `phone`: mark it checked on each record that still has it."""
     with transaction.atomic():
-        User.objects.filter(pk=user.pk, phone=phone).update(phone_verified_at=now)
-        if patient is not None:
-            if Patient.objects.filter(pk=patient.pk, phone=phone).update(phone_verified_at=now, updated_at=now):
-                audit.record(user, AuditEvent.Action.UPDATE, "patient_phone_verified", [patient])
+        patient_services.set_phone_verified(user=user, patient=patient, phone=phone, now=now)
         services.replan(services.patients_heard_by(user), now)  # texts can go to this number now
 
 
@@ -189,15 +186,16 @@ def opt_out(number: str, now: datetime, *, path: str = "") -> int:
     Returns how many records changed. The first opt-out time is kept."""
     users, patients = holders_of(number)
     with transaction.atomic():
-        changed = User.objects.filter(pk__in=[u.pk for u in users], sms_opted_out_at__isnull=True).update(
-            sms_opted_out_at=now
+        changed = patient_services.set_sms_opt_out(
+            actor=None,
+            user_ids=[u.pk for u in users],
+            patient_ids=[p.pk for p in patients],
+            opted_out=True,
+            now=now,
+            path=path,
         )
-        stopped = list(Patient.objects.filter(pk__in=[p.pk for p in patients], sms_opted_out_at__isnull=True))
-        Patient.objects.filter(pk__in=[p.pk for p in stopped]).update(sms_opted_out_at=now, updated_at=now)
-        for patient in stopped:
-            audit.record(None, AuditEvent.Action.UPDATE, "patient_sms_opt_out", [patient], path=path)
         _replan_around(users, patients, now)
-    return changed + len(stopped)
+    return changed
 
 
 def opt_in_number(number: str, now: datetime, *, path: str = "") -> int:
@@ -213,15 +211,16 @@ def opt_in(user: User, patient: Patient | None, now: datetime, *, path: str = ""
 
 def _clear_opt_out(actor, users, patients, now, *, path) -> int:
     with transaction.atomic():
-        changed = User.objects.filter(pk__in=[u.pk for u in users], sms_opted_out_at__isnull=False).update(
-            sms_opted_out_at=None
+        changed = patient_services.set_sms_opt_out(
+            actor=actor,
+            user_ids=[u.pk for u in users],
+            patient_ids=[p.pk for p in patients],
+            opted_out=False,
+            now=now,
+            path=path,
         )
-        restarted = list(Patient.objects.filter(pk__in=[p.pk for p in patients], sms_opted_out_at__isnull=False))
-        Patient.objects.filter(pk__in=[p.pk for p in restarted]).update(sms_opted_out_at=None, updated_at=now)
-        for patient in restarted:
-            audit.record(actor, AuditEvent.Action.UPDATE, "patient_sms_opt_in", [patient], path=path)
         _replan_around(users, patients, now)
-    return changed + len(restarted)
+    return changed
 
 
 def _replan_around(users, patients, now: datetime) -> None:

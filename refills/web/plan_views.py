@@ -19,7 +19,7 @@ from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -29,8 +29,9 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 
 from patients import audit
+from patients import services as patient_services
 from patients.access import get_visible_patient, visible_patients
-from patients.models import AuditEvent, Patient, User
+from patients.models import Patient, User
 
 from .. import services
 from ..domain.events import DATE_OUT_OF_RANGE, date_in_range
@@ -307,8 +308,7 @@ def calendar_link(request, patient_id):
 def calendar_link_renew(request, patient_id):
     """A new private link; the old one stops working at once (it was shared or lost)."""
     patient = get_visible_patient(request.user, patient_id)
-    Patient.objects.filter(pk=patient.pk).update(calendar_version=F("calendar_version") + 1)
-    audit.record(request.user, AuditEvent.Action.UPDATE, "calendar_link_renewed", [patient], path=request.path)
+    patient_services.renew_calendar_link(by=request.user, patient=patient, path=request.path)
     messages.success(
         request,
         _("This is a new calendar link. The old one no longer works: put the new one in each calendar app you use."),
