@@ -17,10 +17,10 @@ from django.core.mail import EmailMessage
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from patients import audit, permissions
+from patients import permissions
 from patients import services as patient_services
 from patients.access import relation_to
-from patients.models import AuditEvent, CaregiverLink, Patient, User
+from patients.models import CaregiverLink, Patient, User
 
 from . import services
 from .models import InboxMessage
@@ -128,51 +128,32 @@ def save(
     ValidationError if a stored value is refused."""
     wanted = {"notification_channels": channels, "language": language, "phone": phone}
     with transaction.atomic():
+        replanned: set[int] = set()
         changed = False
         if patient is not None:
-            patient_changes = _with_new_number(_differences(patient, wanted))
+            patient_changes = {field: value for field, value in wanted.items() if getattr(patient, field) != value}
             if permissions.refused_fields(relation_to(by, patient), patient_changes):
                 # Only a person's own record comes here; the one rule says so too (SPEC §10).
                 raise PermissionDenied(_("You can change only your own choices."))
+            # A new number is cleared of its check and STOP there (patients.rules.with_new_number).
             patient_services.update_patient(by=by, patient=patient, changes=patient_changes)
             changed = bool(patient_changes)
-            # The User copy follows the Patient record, including the state of the number.
-            wanted = {
-                **wanted,
-                "phone_verified_at": patient.phone_verified_at,
-                "sms_opted_out_at": patient.sms_opted_out_at,
-            }
-        user_changes = _differences(by, wanted)
-        if patient is None:
-            user_changes = _with_new_number(user_changes)
-        if time_zone is not None and time_zone != by.time_zone:
-            user_changes["time_zone"] = time_zone
-        if user_changes:
-            for field, value in user_changes.items():
-                setattr(by, field, value)
-            by.clean_fields(exclude=[f.name for f in User._meta.concrete_fields if f.name not in user_changes])
-            by.save(update_fields=list(user_changes))
+            # update_patient re-planned them in this transaction (unless they also look after
+            # themselves, so that their own User's choices below still reach that plan).
+            if patient_services.update_replans(patient_changes) and all(x.patient_id != patient.pk for x in links):
+                replanned.add(patient.pk)
+        # The User copy follows the Patient record, including the state of the number.
+        if patient_services.update_user_choices(
+            user=by, channels=channels, language=language, phone=phone, time_zone=time_zone, follow=patient
+        ):
             changed = True
         for link in links:
             wanted_flag = call_clinic.get(link.pk, link.notify_call_clinic)
-            if wanted_flag != link.notify_call_clinic:
-                link.notify_call_clinic = wanted_flag
-                link.save(update_fields=["notify_call_clinic"])
-                audit.record(by, AuditEvent.Action.UPDATE, "caregiver_link_notifications", [link.patient])
+            if patient_services.set_caregiver_alerts(by=by, link=link, call_clinic=wanted_flag):
                 changed = True
         if changed:  # the reminders not yet sent follow the new choices
-            services.replan(services.patients_heard_by(by))
+            services.replan(p for p in services.patients_heard_by(by) if p.pk not in replanned)
     return changed
-
-
-def _differences(record, wanted: dict) -> dict:
-    return {field: value for field, value in wanted.items() if getattr(record, field) != value}
-
-
-def _with_new_number(changes: dict) -> dict:
-    if "phone" in changes:
-        return {**changes, "phone_verified_at": None, "sms_opted_out_at": None}
-    return changes
 
 
 # --- The test message -----------------------------------------------------------------------

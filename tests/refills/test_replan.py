@@ -15,7 +15,7 @@ from refills import services as refill_services
 from refills.models import Delivery, RefillCycle
 from refills.notify import planning
 from refills.notify.rows import COVERED, UNSENT
-from tests.factories import PASSWORD, PatientFactory, pump_with_refill
+from tests.factories import PASSWORD, SIMPLE_PROGRAM, PatientFactory, pump_with_refill
 from tests.refills.helpers import tick_and_send as run
 
 # early_march (tests/conftest.py): time stands still at EARLY_MARCH
@@ -132,6 +132,26 @@ def test_new_channel_choices_apply_to_the_reminders_not_yet_sent(world, cycle):
     assert unsent(key, cycle=cycle) == {(k, "inbox") for k in STEPS}
     choose(["email", "inbox"])
     assert unsent(key, cycle=cycle) == {(k, c) for k in STEPS for c in ("email", "inbox")}
+
+
+def test_a_patients_own_change_of_channels_re_plans_once(world, cycle):
+    """update_patient re-plans the patient (its signal); the save must not plan them again."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from refills import preferences
+
+    key = f"user:{world.patient_user.pk}"
+    patient = Patient.objects.select_related("clinic", "user").get(pk=world.patient.pk)
+    with CaptureQueriesContext(connection) as queries:
+        assert preferences.save(
+            by=world.patient_user, patient=patient, links=[], channels=["inbox"], language="en",
+            phone="", time_zone=None, call_clinic={},
+        )  # fmt: skip
+    # plan_cycle stores the cycle's first step and overdue time once each time it plans it.
+    plans = [q["sql"] for q in queries.captured_queries if q["sql"].startswith('UPDATE "refills_refillcycle"')]
+    assert len(plans) == 1, plans
+    assert unsent(key, cycle=cycle) == {(k, "inbox") for k in STEPS}
 
 
 # --- An acknowledged step is never sent again (issue 10) ------------------------------------
@@ -261,3 +281,34 @@ def test_a_step_due_after_the_acknowledgement_still_reaches_a_newcomer(world, cy
     late = join_as_caregiver(world, "late@carer.example")
     assert ("step_7", "email") in unsent(f"user:{late.pk}", cycle=cycle)  # nobody acknowledged this one
     assert not unsent(f"user:{late.pk}", cycle=cycle, kind="step_14")
+
+
+def test_a_clinics_own_steps_end_with_their_cycle_and_are_replaced_on_a_replan(world):
+    """A clinic may choose its own steps (here 21, 5 and 1 days). Their unsent rows follow the
+    plan like the default steps do: a re-plan replaces them, and a new refill ends them, so
+    nobody is told a refill is due after it was done."""
+    world.clinic.reminder_steps = [21, 5, 1]
+    world.clinic.save()
+    old = pump_with_refill(world.patient, by=world.staff, at=T0)
+    own = Delivery.objects.filter(cycle=old, kind__in=["step_21", "step_5"])
+    assert set(own.values_list("kind", "status")) == {("step_21", "pending"), ("step_5", "pending")}
+    first_keys = set(own.values_list("pk", flat=True))
+
+    planning.plan_cycle(old, world.patient, T0 + timedelta(hours=1))  # a re-plan
+    assert set(own.values_list("kind", "status")) == {("step_21", "pending"), ("step_5", "pending")}
+    assert not first_keys & set(own.values_list("pk", flat=True)), "a re-plan replaces the unsent rows"
+
+    refill_services.record_event(
+        patient=world.patient,
+        kind="refill",
+        by=world.staff,
+        occurred_at=T0 + timedelta(days=2),
+        now=T0 + timedelta(days=2, minutes=5),
+        values={"volume_ml": "20", "aspirated_ml": "19", "program": SIMPLE_PROGRAM},
+    )
+    old.refresh_from_db()
+    assert old.ended_at is not None
+    assert set(own.values_list("kind", "status", "last_error")) == {
+        ("step_21", "skipped", "plan ended"),
+        ("step_5", "skipped", "plan ended"),
+    }
