@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -33,7 +33,10 @@ log = logging.getLogger(__name__)
 OVERDUE_BATCH = 5000  # overdue cycles taken per tick (at most one repeat row per person and channel each)
 POISON_RETRY = timedelta(hours=1)  # an overdue cycle whose work raised is tried again this much later
 ACK_CANCELS = tuple(f"step_{days}" for days in sorted(reminders.ACK_CANCELS, reverse=True))  # step_14, step_3
-PLAN_KINDS = ("step_14", "step_7", "step_3", "step_1", "overdue", "overdue_clinic", "empty")
+# A cycle's plan: its steps (step_<days>, the default 14/7/3/1 or the clinic's own), the overdue
+# messages and the empty-date message.
+PLAN_KINDS = ("overdue", "overdue_clinic", "empty")
+STEP_PREFIX = "step_"
 
 
 def plan_cycle(
@@ -42,7 +45,9 @@ def plan_cycle(
     """Replace the unsent plan of a cycle with one made from its current forecast. Call inside
     the transaction that stored the forecast. `new`: the cycle was inserted in this transaction,
     so it has no rows and no acknowledgement yet (nothing to look up or replace)."""
-    unsent = Delivery.objects.filter(cycle=cycle, status__in=UNSENT, kind__in=PLAN_KINDS)
+    unsent = Delivery.objects.filter(cycle=cycle, status__in=UNSENT).filter(
+        Q(kind__in=PLAN_KINDS) | Q(kind__startswith=STEP_PREFIX)
+    )
     if cycle.ended_at is not None or cycle.refill_due_at is None or not patient.is_active:
         unsent.update(status=Delivery.Status.SKIPPED, last_error="plan ended")
         cycle.first_step_at = cycle.next_overdue_at = None
