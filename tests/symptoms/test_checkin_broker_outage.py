@@ -10,6 +10,7 @@ import socket
 import time
 from contextlib import contextmanager
 
+import kombu.pools
 import pytest
 from django.core import mail
 from django.utils import timezone
@@ -35,10 +36,12 @@ def dead_broker_url() -> str:
 
 
 def _forget_connections():
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
+    """Close and forget every pooled broker connection, kombu's global pools included: the app's
+    pool is kombu's pool for the URL, and a producer pool cached there would otherwise keep a
+    closed connection pool for the next test that publishes ("Acquire on closed pool")."""
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
+    kombu.pools.reset()
 
 
 @contextmanager
