@@ -42,6 +42,7 @@ from refills import statuses as refill_statuses
 from refills.domain import catalog
 from refills.domain.forecast import Forecast, forecast
 from refills.models import Acknowledgement, Delivery, PumpEvent, PumpProfile, RefillCycle
+from refills.notify.kinds import END_OF_SERVICE
 from refills.services import effective_values
 from refills.templatetags.refill_tags import stored_inputs
 from symptoms.models import CheckIn
@@ -70,7 +71,7 @@ BOARD_DAYS = 30
 PANEL_EVENTS = 50
 PANEL_CHECKINS = 20
 PANEL_AUDIT = 50
-EOS_KINDS = ("eos_90", "eos_30")
+EOS_KINDS = END_OF_SERVICE
 FLOOR_ML = Decimal("4.0")  # withdrawal starts above the 2 mL alarm in about a quarter of patients
 
 

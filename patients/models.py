@@ -333,6 +333,27 @@ class SchedulerHeartbeat(models.Model):
         return f"{self.name} at {self.last_tick_at}"
 
 
+class QueueKind(models.TextChoices):
+    """What a queue item is about (patients/queue.py reads it as QueueKind)."""
+
+    CHECKIN_EMERGENCY = "checkin_emergency", _("Emergency check-in")
+    CHECKIN_CALL_CLINIC = "checkin_call_clinic", _("Call-clinic check-in")
+    PREDICTED_EMPTY = "predicted_empty", _("Reservoir predicted empty")
+    CRITICAL_ALARM = "critical_alarm", _("Critical pump alarm")
+    ALARM_BEFORE_FORECAST = "alarm_before_forecast", _("Pump alarm before the forecast")
+    OVERDUE = "overdue", _("Refill overdue")
+    DISCREPANCY = "discrepancy", _("Refill discrepancy")
+    DEAD_DELIVERY = "dead_delivery", _("A reminder could not be delivered")
+    NOBODY_TO_REMIND = "nobody_to_remind", _("Nobody to remind")
+    END_OF_SERVICE = "end_of_service", _("Pump end of service")
+    EXPLANTED = "explanted", _("Pump explanted")
+
+    @classmethod
+    def for_checkin(cls, level: str) -> "QueueKind":
+        """The item a check-in level opens ("emergency" → checkin_emergency)."""
+        return cls(f"checkin_{level}")
+
+
 class QueueItem(models.Model):
     """One thing in the clinic's triage queue (SPEC §7). Any app opens one through
     patients.services.open_queue_item; the console (a later issue) works them."""
@@ -347,7 +368,9 @@ class QueueItem(models.Model):
 
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="queue_items")
     clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="queue_items")
-    kind = models.CharField(max_length=40)
+    Kind = QueueKind
+
+    kind = models.CharField(max_length=40, choices=QueueKind.choices)
     tier = models.PositiveSmallIntegerField(choices=Tier.choices)
     source = models.CharField(max_length=80, blank=True, help_text="What opened it, e.g. event:12.")
     # While an item is open, at most one per key: opening it again does nothing.

@@ -3,7 +3,8 @@ to one: acknowledge ("I'm on it") and resolve (an outcome and a note).
 
 Both writes are conditional UPDATEs (`... WHERE resolved_at IS NULL`), so two staff pressing at
 the same moment cannot both win: the second resolve finds no open row and is told who was first.
-Items are opened elsewhere, through patients.services.open_queue_item.
+Items are opened elsewhere, through patients.services.open_queue_item; what each is about is a
+`QueueKind` (defined with the model, patients/models.py, and read from here).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import audit
 from .access import staff_clinics
-from .models import AuditEvent, QueueItem, User
+from .models import AuditEvent, QueueItem, QueueKind, User
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise, StrPromise
@@ -35,20 +36,6 @@ TIER_NAMES: dict[int, StrPromise] = {
     QueueItem.Tier.OVERDUE: _("Overdue refill"),
     QueueItem.Tier.DISCREPANCY: _("Refill discrepancy"),
     QueueItem.Tier.FOLLOW_UP: _("Follow-up"),
-}
-
-KIND_LABELS = {
-    "checkin_emergency": _("Emergency check-in"),
-    "checkin_call_clinic": _("Call-clinic check-in"),
-    "predicted_empty": _("Reservoir predicted empty"),
-    "critical_alarm": _("Critical pump alarm"),
-    "alarm_before_forecast": _("Pump alarm before the forecast"),
-    "overdue": _("Refill overdue"),
-    "discrepancy": _("Refill discrepancy"),
-    "dead_delivery": _("A reminder could not be delivered"),
-    "nobody_to_remind": _("Nobody to remind"),
-    "end_of_service": _("Pump end of service"),
-    "explanted": _("Pump explanted"),
 }
 
 OUTCOMES = [
@@ -76,7 +63,9 @@ def tier_name(tier: int) -> str:
 
 
 def kind_label(kind: str) -> str:
-    return str(KIND_LABELS.get(kind) or kind.replace("_", " ").capitalize())
+    if kind in QueueKind.values:
+        return str(QueueKind(kind).label)
+    return kind.replace("_", " ").capitalize()
 
 
 def outcome_label(outcome: str) -> str:

@@ -24,7 +24,8 @@ from patients.models import CaregiverLink, Patient, User
 
 from . import services
 from .models import InboxMessage
-from .notify import content, recipients
+from .notify import recipients
+from .notify.kinds import MessageKind
 from .notify.rows import create_rows
 
 # refills/notify/recipients.py reads "no choice" as e-mail and inbox; the page shows that default.
@@ -186,7 +187,7 @@ def send_test(user: User, now: datetime) -> TestSent:
     rows = create_rows(
         patient=about,
         cycle=None,
-        kind="test",
+        kind=MessageKind.TEST,
         occasion=now.isoformat(),
         recipient=recipient,
         due_at=now,
@@ -197,7 +198,7 @@ def send_test(user: User, now: datetime) -> TestSent:
 
 def _email_directly(user: User) -> TestSent:
     mail = EmailMessage(
-        subject=content.SUBJECTS["test"],
+        subject=MessageKind.TEST.subject,
         body=_(
             "Hello %(name)s,\n\nThis is a test message from IBT Companion. "
             "If you can read it, e-mail reaches you.\n\nIBT Companion\n"

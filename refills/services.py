@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from patients import audit
 from patients import services as patient_services
-from patients.models import AuditEvent, CaregiverLink, Patient, QueueItem, User
+from patients.models import AuditEvent, CaregiverLink, Patient, QueueItem, QueueKind, User
 
 from .domain import catalog, chain
 from .domain.events import EventContext, EventError, EventValues, check_time, parse_event, values_to_json
@@ -192,7 +192,11 @@ def record_event(
         if kind == PumpEvent.Kind.EXPLANTED:
             patient_services.update_patient(by=by, patient=patient, changes={"status": Patient.Status.EXPLANTED})
             patient_services.open_queue_item(
-                patient=patient, kind="explanted", tier=QueueItem.Tier.FOLLOW_UP, source=f"event:{event.pk}", now=now
+                patient=patient,
+                kind=QueueKind.EXPLANTED,
+                tier=QueueItem.Tier.FOLLOW_UP,
+                source=f"event:{event.pk}",
+                now=now,
             )
         if kind == PumpEvent.Kind.ALARM_REPORTED:
             _open_alarm_item(patient, event, parsed.tone, now)
@@ -210,9 +214,9 @@ def _open_alarm_item(patient: Patient, event: PumpEvent, tone: str, now: datetim
     alarm date means the forecast or the pump is wrong. Both go to the top of the queue."""
     cycle = RefillCycle.objects.filter(patient=patient, ended_at__isnull=True).first()
     if tone == "two_tone":
-        kind = "critical_alarm"
+        kind = QueueKind.CRITICAL_ALARM
     elif cycle is None or cycle.low_reservoir_alarm_at is None or event.occurred_at < cycle.low_reservoir_alarm_at:
-        kind = "alarm_before_forecast"
+        kind = QueueKind.ALARM_BEFORE_FORECAST
     else:
         return  # the low-reservoir alarm came when forecast: the refill reminders cover it
     patient_services.open_queue_item(
@@ -271,7 +275,7 @@ def recompute(patient: Patient, *, now: datetime | None = None, profile: PumpPro
             if outcome.discrepancy and not event.discrepancy:
                 patient_services.open_queue_item(
                     patient=patient,
-                    kind="discrepancy",
+                    kind=QueueKind.DISCREPANCY,
                     tier=QueueItem.Tier.DISCREPANCY,
                     source=f"event:{event.pk}",
                     now=now,

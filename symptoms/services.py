@@ -29,10 +29,11 @@ from django.utils.dateparse import parse_datetime
 from patients import audit
 from patients import services as patient_services
 from patients.access import is_clinic_staff
-from patients.models import AuditEvent, CaregiverLink, Patient, QueueItem, User
+from patients.models import AuditEvent, CaregiverLink, Patient, QueueItem, QueueKind, User
 from refills import services as refill_services
 from refills.models import Delivery, PumpEvent, PumpProfile
 from refills.notify import outbox, recipients
+from refills.notify.kinds import alert_kind
 from refills.tasks import send_delivery
 
 from . import triage
@@ -377,7 +378,7 @@ def record_checkin(
         if disposition.level in QUEUE_TIERS:
             patient_services.open_queue_item(
                 patient=patient,
-                kind=f"checkin_{disposition.level}",
+                kind=QueueKind.for_checkin(disposition.level),
                 tier=QUEUE_TIERS[disposition.level],
                 source=f"checkin:{checkin.pk}",
                 now=now,
@@ -409,7 +410,7 @@ def _create_alerts(checkin: CheckIn, patient: Patient, by: User, now: datetime) 
     return outbox.create_alerts(
         patient=patient,
         scope=f"checkin:{checkin.pk}",
-        kind=f"alert_{checkin.level}",
+        kind=alert_kind(checkin.level),
         people=people,
         due_at=now,
         payload=payload,

@@ -27,8 +27,26 @@ DATE_CHANGE_THRESHOLD = timedelta(hours=12)
 PRIORITY = {"empty": 40, "overdue": 30, "date_changed": 20, "step": 10}
 
 
+STEP_PREFIX = "step_"
+
+
+def step_kind(days: int) -> str:
+    """The kind of the reminder step `days` before the refill date: step_14, or a clinic's own step_5."""
+    return f"{STEP_PREFIX}{days}"
+
+
+def step_days(kind: str) -> int | None:
+    """The days of a step kind (step_14 → 14); None for any other kind."""
+    rest = kind.removeprefix(STEP_PREFIX)
+    return int(rest) if rest != kind and rest.isdigit() else None
+
+
+def is_step(kind: str) -> bool:
+    return kind.startswith(STEP_PREFIX)
+
+
 def priority(kind: str) -> int:
-    return PRIORITY.get(kind.split("_")[0] if kind.startswith("step_") else kind, 0)
+    return PRIORITY.get("step" if is_step(kind) else kind, 0)
 
 
 def validate_steps(days) -> tuple[int, ...]:
@@ -61,13 +79,13 @@ def step_at(facts: CycleFacts, days: int) -> datetime:
 def first_step_at(facts: CycleFacts) -> datetime:
     """The instant of the cycle's first reminder step, whoever (if anyone) will get it: from then
     on the refill is "due soon" (SPEC §7)."""
-    return min(step.due_at for step in plan(facts, facts.refill_due_at) if step.kind.startswith("step_"))
+    return min(step.due_at for step in plan(facts, facts.refill_due_at) if is_step(step.kind))
 
 
 def plan(facts: CycleFacts, now: datetime) -> list[Planned]:
     """The messages of one cycle up to and including the first overdue one and the empty one."""
     steps = [
-        Planned(f"step_{days}", "", step_at(facts, days))
+        Planned(step_kind(days), "", step_at(facts, days))
         for days in facts.steps
         if not (days == BOOKING_STEP and facts.appointment_booked)
     ]
@@ -89,7 +107,7 @@ def covered_by_acknowledgement(planned: Planned, acknowledged_until: datetime | 
     answered for. Steps due after it, the overdue messages and the empty-date one still go."""
     return (
         acknowledged_until is not None
-        and planned.kind.startswith("step_")
+        and is_step(planned.kind)
         and not planned.skipped
         and planned.due_at <= acknowledged_until
     )

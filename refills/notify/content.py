@@ -16,29 +16,11 @@ from patients.emails import render_text
 
 from . import acks, calendar
 from .channels import Message
+from .kinds import MessageKind, subject_of
 
-SUBJECTS = {
-    "step_14": "Time to book your pump refill",
-    "step_7": "Pump refill due in about a week",
-    "step_3": "Pump refill due in 3 days",
-    "step_1": "Pump refill due tomorrow",
-    "overdue": "Pump refill overdue: call your clinic today",
-    "overdue_clinic": "Overdue pump refill (patient #{patient_id})",
-    "empty": "Pump may be empty now: watch for warning signs",
-    "date_changed": "Your pump refill date changed",
-    "eos_90": "Pump battery replacement: book it now",
-    "eos_30": "Pump battery replacement is close",
-    "test": "Test message from IBT Companion",
-    "nobody_alert": "IBT Companion",
-    # Check-in alerts (symptoms.services): no symptoms, no names.
-    "alert_emergency": "Urgent: check on someone you care for",
-    "alert_call_clinic": "Please check on someone you care for",
-}
-# What the clinic's alert address reads instead, for the kinds that differ.
-CLINIC_SUBJECTS = {
-    "alert_emergency": "Urgent: emergency check-in (patient #{patient_id})",
-    "alert_call_clinic": "Check-in: call the patient (patient #{patient_id})",
-}
+# Read from refills/notify/kinds.py (kept here by name for the callers that read them).
+SUBJECTS = {kind.value: kind.subject for kind in MessageKind}
+CLINIC_SUBJECTS = {kind.value: kind.clinic_subject for kind in MessageKind if kind.clinic_subject != kind.subject}
 
 
 def date_in_words(at: datetime, zone: str) -> str:
@@ -98,8 +80,7 @@ def render(delivery, recipient, now: datetime) -> Message:
         context.update(alert_facts(delivery.payload, zone, now))
         link = settings.SITE_URL.rstrip("/") + delivery.payload["path"] if delivery.payload.get("path") else ""
     context["link"] = link
-    subject_template = CLINIC_SUBJECTS.get(delivery.kind) if recipient.role == "clinic" else None
-    subject = (subject_template or SUBJECTS.get(delivery.kind, "IBT Companion")).format(patient_id=patient.pk)
+    subject = subject_of(delivery.kind, clinic=recipient.role == "clinic").format(patient_id=patient.pk)
     message = RenderedMessage(subject=subject, link=link, context=context, calendar_cycle=calendar_cycle)
     for part in CHANNEL_PARTS.get(delivery.channel, ()):
         getattr(message, part)  # what the row's channel sends is rendered now: an error shows here

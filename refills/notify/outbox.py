@@ -29,11 +29,12 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from patients import services as patient_services
-from patients.models import Patient, QueueItem
+from patients.models import Patient, QueueItem, QueueKind
 
 from ..domain import reminders
 from ..models import Delivery
 from . import channels, content, planning, recipients
+from .kinds import END_OF_SERVICE, MessageKind
 from .rows import UNSENT, create_rows
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,7 @@ def _collapse(now: datetime) -> None:
     failed before the downtime is as stale as one never tried."""
     due = list(
         Delivery.objects.filter(status__in=UNSENT, next_attempt_at__lte=now, cycle__isnull=False)
-        .exclude(kind="overdue_clinic")
+        .exclude(kind=MessageKind.OVERDUE_CLINIC)
         .values_list("pk", "cycle_id", "recipient", "channel", "kind", "due_at")
     )
     groups: dict[tuple, list] = {}
@@ -182,7 +183,7 @@ def deliver(delivery_id: int, now: datetime | None = None, *, token: int | None 
         recipient = recipients.by_key(row.recipient, row.patient)
         if recipient is None or row.channel not in recipient.channels:
             return _finish(row, Delivery.Status.SKIPPED, error="recipient or channel no longer chosen")
-        if not row.patient.is_active and row.kind not in ("test",):
+        if not row.patient.is_active and row.kind != MessageKind.TEST:
             return _finish(row, Delivery.Status.SKIPPED, error="patient not active")
         message = content.render(row, recipient, now)
         provider_id = channels.send(row.channel, recipient, message, row)
@@ -193,13 +194,13 @@ def deliver(delivery_id: int, now: datetime | None = None, *, token: int | None 
     except Exception as error:  # a poison row: push it aside, log it, let the rest go out
         log.exception("delivery %s failed unexpectedly", row.pk)
         return _retry(row, f"{type(error).__name__}: {error}", now)
-    if row.kind.startswith("eos_") and row.recipient.startswith("clinic:"):
+    if row.kind in END_OF_SERVICE and row.recipient.startswith("clinic:"):
         patient_services.open_queue_item(
             patient=row.patient,
-            kind="end_of_service",
+            kind=QueueKind.END_OF_SERVICE,
             tier=QueueItem.Tier.FOLLOW_UP,
             source=f"patient:{row.patient_id}",
-            key=f"end_of_service:{row.patient_id}:{row.occasion}",
+            key=f"{QueueKind.END_OF_SERVICE}:{row.patient_id}:{row.occasion}",
             now=now,
         )
     return _finish(row, Delivery.Status.SENT, provider_id=provider_id, sent_at=now)
@@ -232,7 +233,7 @@ def _dead(row, error: str, now: datetime) -> str:
         if updated:
             patient_services.open_queue_item(
                 patient=row.patient,
-                kind="dead_delivery",
+                kind=QueueKind.DEAD_DELIVERY,
                 tier=QueueItem.Tier.FOLLOW_UP,
                 source=f"delivery:{row.pk}",
                 now=now,

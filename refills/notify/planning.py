@@ -20,23 +20,19 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from patients import services as patient_services
-from patients.models import Patient, QueueItem
+from patients.models import Patient, QueueItem, QueueKind
 
 from ..domain import reminders
 from ..domain.forecast import first_at_hour_after, latest_at_hour_before
 from ..models import Acknowledgement, Delivery, RefillCycle
 from . import content, recipients
+from .kinds import ACK_CANCELS, PLAN_KINDS, MessageKind
 from .rows import UNSENT, build_rows, create_rows, store_rows
 
 log = logging.getLogger(__name__)
 
 OVERDUE_BATCH = 5000  # overdue cycles taken per tick (at most one repeat row per person and channel each)
 POISON_RETRY = timedelta(hours=1)  # an overdue cycle whose work raised is tried again this much later
-ACK_CANCELS = tuple(f"step_{days}" for days in sorted(reminders.ACK_CANCELS, reverse=True))  # step_14, step_3
-# A cycle's plan: its steps (step_<days>, the default 14/7/3/1 or the clinic's own), the overdue
-# messages and the empty-date message.
-PLAN_KINDS = ("overdue", "overdue_clinic", "empty")
-STEP_PREFIX = "step_"
 
 
 def plan_cycle(
@@ -46,7 +42,7 @@ def plan_cycle(
     the transaction that stored the forecast. `new`: the cycle was inserted in this transaction,
     so it has no rows and no acknowledgement yet (nothing to look up or replace)."""
     unsent = Delivery.objects.filter(cycle=cycle, status__in=UNSENT).filter(
-        Q(kind__in=PLAN_KINDS) | Q(kind__startswith=STEP_PREFIX)
+        Q(kind__in=PLAN_KINDS) | Q(kind__startswith=reminders.STEP_PREFIX)
     )
     if cycle.ended_at is not None or cycle.refill_due_at is None or not patient.is_active:
         unsent.update(status=Delivery.Status.SKIPPED, last_error="plan ended")
@@ -97,7 +93,7 @@ def plan_cycle(
     planned_rows += build_rows(
         patient=patient,
         cycle=cycle,
-        kind="overdue_clinic",
+        kind=MessageKind.OVERDUE_CLINIC,
         occasion="",
         recipient=recipients.for_clinic(patient.clinic),
         due_at=cycle.refill_due_at,
@@ -105,13 +101,15 @@ def plan_cycle(
     store_rows(planned_rows, new=new)
     if (
         reminders.date_moved_earlier(old_due, cycle.refill_due_at)
-        and Delivery.objects.filter(cycle=cycle, kind__startswith="step_", status=Delivery.Status.SENT).exists()
+        and Delivery.objects.filter(
+            cycle=cycle, kind__startswith=reminders.STEP_PREFIX, status=Delivery.Status.SENT
+        ).exists()
     ):
         for person in people:
             create_rows(
                 patient=patient,
                 cycle=cycle,
-                kind="date_changed",
+                kind=MessageKind.DATE_CHANGED,
                 occasion=cycle.refill_due_at.isoformat(),
                 recipient=person,
                 due_at=now,
@@ -120,10 +118,10 @@ def plan_cycle(
         # One open item per patient, not one per refill: it is about the patient's contacts.
         patient_services.open_queue_item(
             patient=patient,
-            kind="nobody_to_remind",
+            kind=QueueKind.NOBODY_TO_REMIND,
             tier=QueueItem.Tier.FOLLOW_UP,
             source=f"cycle:{cycle.pk}",
-            key=f"nobody_to_remind:{patient.pk}",
+            key=f"{QueueKind.NOBODY_TO_REMIND}:{patient.pk}",
             now=now,
         )
 
@@ -260,9 +258,11 @@ def _overdue_work(cycle: RefillCycle, people: list[recipients.Recipient], now: d
     if cycle.refill_due_at > now:  # not overdue (yet): its time was set before a re-plan moved the date
         return _OverdueWork(cycle, [], [], cycle.refill_due_at)
     source = f"cycle:{cycle.pk}"
-    items = [{"patient": patient, "kind": "overdue", "tier": QueueItem.Tier.OVERDUE, "source": source}]
+    items = [{"patient": patient, "kind": QueueKind.OVERDUE, "tier": QueueItem.Tier.OVERDUE, "source": source}]
     if cycle.empty_at is not None and cycle.empty_at <= now:
-        items.append({"patient": patient, "kind": "predicted_empty", "tier": QueueItem.Tier.DEVICE, "source": source})
+        items.append(
+            {"patient": patient, "kind": QueueKind.PREDICTED_EMPTY, "tier": QueueItem.Tier.DEVICE, "source": source}
+        )
     # The daily repeat is the latest reminder hour on the patient's clock at or before now (not
     # the first one after now - 24 h, which on a 23-hour DST day is yesterday's, an hour late).
     repeat_at = latest_at_hour_before(now, hour, zone)
@@ -271,7 +271,12 @@ def _overdue_work(cycle: RefillCycle, people: list[recipients.Recipient], now: d
         occasion = reminders.local_date(repeat_at, zone)
         for person in people:
             rows += build_rows(
-                patient=patient, cycle=cycle, kind="overdue", occasion=occasion, recipient=person, due_at=repeat_at
+                patient=patient,
+                cycle=cycle,
+                kind=MessageKind.OVERDUE,
+                occasion=occasion,
+                recipient=person,
+                due_at=repeat_at,
             )
     next_at = first_at_hour_after(now, hour, zone)
     if cycle.empty_at is not None and now < cycle.empty_at < next_at:

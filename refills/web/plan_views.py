@@ -25,7 +25,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 
 from patients import audit
@@ -37,6 +37,7 @@ from .. import services
 from ..domain.events import DATE_OUT_OF_RANGE, date_in_range
 from ..models import Acknowledgement, Delivery, RefillCycle
 from ..notify import calendar, recipients
+from ..notify.kinds import END_OF_SERVICE, label_of
 from ..notify.outbox import UNSENT
 from .forms import DateInput, ServiceErrorsMixin
 from .views import _staff_patient
@@ -44,20 +45,7 @@ from .views import _staff_patient
 PAGE_SIZE = 100
 FEED_SALT = "refills.calendar"
 FEED_KEEPS_ENDED_CYCLES = timedelta(days=180)
-EOS_KINDS = ("eos_90", "eos_30")
-
-KIND_LABELS = {
-    "step_14": gettext_lazy("Book your refill (14 days before)"),
-    "step_7": gettext_lazy("Refill due in about a week (7 days before)"),
-    "step_3": gettext_lazy("Refill due in 3 days"),
-    "step_1": gettext_lazy("Refill due tomorrow (1 day before)"),
-    "overdue": gettext_lazy("Refill overdue: call your clinic today"),
-    "overdue_clinic": gettext_lazy("Overdue alert to the clinic"),
-    "empty": gettext_lazy("Pump may be empty: warning signs"),
-    "date_changed": gettext_lazy("The refill date changed"),
-    "eos_90": gettext_lazy("Battery replacement: 90 days before end of service"),
-    "eos_30": gettext_lazy("Battery replacement: 30 days before end of service"),
-}
+EOS_KINDS = END_OF_SERVICE
 STATUS_WORDS = {
     Delivery.Status.PENDING: gettext_lazy("Waiting to be sent"),
     Delivery.Status.SENDING: gettext_lazy("Being sent now"),
@@ -88,12 +76,7 @@ ROLE_WORDS = {
 
 
 def kind_label(kind: str) -> str:
-    if kind in KIND_LABELS:
-        return str(KIND_LABELS[kind])
-    if kind.startswith("step_") and kind[5:].isdigit():  # a clinic's own step
-        days = int(kind[5:])
-        return ngettext("Refill due in %(n)d day", "Refill due in %(n)d days", days) % {"n": days}
-    return kind
+    return label_of(kind)
 
 
 # --- Reading a plan (the API uses this too) ---------------------------------------------------
