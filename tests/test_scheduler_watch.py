@@ -46,6 +46,7 @@ from patients.scheduler_alarm import RECOVERED, STALLED, STILL_STALLED, Decision
 from patients.services import record_heartbeat
 from refills import tasks
 from refills.models import Delivery
+from tests.refills.helpers import due_rows
 
 from .refills.smtp_server import Recorder, SmtpServer, free_port
 
@@ -431,25 +432,6 @@ class Monitor:
         self.server.server_close()
 
 
-def due_rows(patient, n: int) -> list[Delivery]:
-    now = timezone.now()
-    recipient = f"user:{patient.user_id}"
-    return Delivery.objects.bulk_create(
-        Delivery(
-            key=f"watch:{i}:test::{recipient}:email",
-            patient=patient,
-            kind="test",
-            occasion=f"watch-{i}",
-            recipient=recipient,
-            recipient_user_id=patient.user_id,
-            channel="email",
-            due_at=now - timedelta(minutes=1),
-            next_attempt_at=now - timedelta(minutes=1) + timedelta(microseconds=i),
-        )
-        for i in range(n)
-    )
-
-
 def run_tick(capture) -> int:
     """One minute tick as the worker runs it: the ping goes out once the tick's writes commit."""
     with capture(execute=True):
@@ -499,7 +481,7 @@ def test_a_tick_whose_ping_fails_still_claims_and_sends_its_rows(
 ):
     world.patient.notification_channels = ["email"]
     world.patient.save()
-    rows = due_rows(world.patient, 3)
+    rows = due_rows(world.patient, 3, timezone.now(), prefix="watch")
     secret = "c0ffee-check-uuid"
     settings.SCHEDULER_HEARTBEAT_TIMEOUT_SECONDS = 0.5
     sockets: list = []

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import time_machine
 from django.db import transaction
 
-from refills.models import PumpEvent, RefillCycle
+from refills.models import Delivery, PumpEvent, RefillCycle
 from refills.notify import outbox, planning
 
 
@@ -50,3 +50,24 @@ def open_cycle(patient, refill_due_at: datetime, *, empty_at=None, planned_at=No
     with time_machine.travel(planned_at, tick=False), transaction.atomic():
         planning.plan_cycle(cycle, patient, planned_at)
     return cycle
+
+
+def due_rows(patient, n: int, now: datetime, *, prefix: str) -> list[Delivery]:
+    """n pending e-mails to the patient, due now, in a fixed order (distinct due instants, so
+    every claim hands them out in primary-key order)."""
+    recipient = f"user:{patient.user_id}"
+    rows = [
+        Delivery(
+            key=f"{prefix}:{i}:test::{recipient}:email",
+            patient=patient,
+            kind="test",
+            occasion=f"{prefix}-{i}",
+            recipient=recipient,
+            recipient_user_id=patient.user_id,
+            channel="email",
+            due_at=now - timedelta(minutes=1),
+            next_attempt_at=now - timedelta(minutes=1) + timedelta(microseconds=i),
+        )
+        for i in range(n)
+    ]
+    return Delivery.objects.bulk_create(rows)

@@ -44,6 +44,7 @@ from ..fault_fixtures import (
     stop_worker,
     wait_until,
 )
+from .helpers import due_rows
 from .helpers import tick_and_send_at as run
 from .smtp_server import Recorder, SmtpServer, free_port
 
@@ -64,27 +65,6 @@ def wait_for_progress(count, target: int, what: str, *, process: subprocess.Pope
 
 
 # --- Rows --------------------------------------------------------------------------------
-
-
-def due_rows(patient: Patient, n: int, now: datetime, *, prefix: str) -> list[Delivery]:
-    """n pending e-mails to the patient, due now, in a fixed order (distinct due instants, so
-    every claim hands them out in primary-key order)."""
-    recipient = f"user:{patient.user_id}"
-    rows = [
-        Delivery(
-            key=f"{prefix}:{i}:test::{recipient}:email",
-            patient=patient,
-            kind="test",
-            occasion=f"{prefix}-{i}",
-            recipient=recipient,
-            recipient_user_id=patient.user_id,
-            channel="email",
-            due_at=now - timedelta(minutes=1),
-            next_attempt_at=now - timedelta(minutes=1) + timedelta(microseconds=i),
-        )
-        for i in range(n)
-    ]
-    return Delivery.objects.bulk_create(rows)
 
 
 def message_ids(rows) -> dict[int, str]:

@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -30,12 +30,12 @@ from django.db import connection
 from django.utils import timezone
 
 from ibt_companion.celery import app as celery_app
-from patients.models import Patient
 from refills import tasks
 from refills.models import Delivery
 from refills.notify import outbox
 from refills.notify.channels import smtp
 
+from .helpers import due_rows
 from .smtp_server import Recorder, free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -154,25 +154,6 @@ def server(settings):
     yield mail_server
     smtp.close()
     mail_server.stop()
-
-
-def due_rows(patient: Patient, n: int, now: datetime, *, prefix: str) -> list[Delivery]:
-    """n test e-mails to the patient, due now."""
-    recipient = f"user:{patient.user_id}"
-    return Delivery.objects.bulk_create(
-        Delivery(
-            key=f"{prefix}:{i}:test::{recipient}:email",
-            patient=patient,
-            kind="test",
-            occasion=f"{prefix}-{i}",
-            recipient=recipient,
-            recipient_user_id=patient.user_id,
-            channel="email",
-            due_at=now - timedelta(minutes=1),
-            next_attempt_at=now - timedelta(minutes=1) + timedelta(microseconds=i),
-        )
-        for i in range(n)
-    )
 
 
 def send_due(now: datetime) -> dict[int, str]:
