@@ -165,25 +165,17 @@ def make_rows(patient_ids: list[int], now: datetime, tag: str):
 def wire_messages(ids: list[int], now: datetime) -> list[tuple[str, list[str], bytes]]:
     """(from, to, bytes) of each row's e-mail, rendered and built as the e-mail channel does."""
     from django.conf import settings
-    from django.core.mail import EmailMultiAlternatives
 
     from refills.models import Delivery
     from refills.notify import content, recipients
+    from refills.notify.channels import email
 
     out = []
     rows = Delivery.objects.select_related("patient__clinic", "patient__user", "cycle").filter(pk__in=ids)
     for row in rows.order_by("pk"):
         recipient = recipients.by_key(row.recipient, row.patient)
         message = content.render(row, recipient, now)
-        mail = EmailMultiAlternatives(
-            subject=message.subject,
-            body=message.text,
-            to=[recipient.email],
-            headers={"Message-ID": row.message_id, "Auto-Submitted": "auto-generated"},
-        )
-        mail.attach_alternative(message.html, "text/html")
-        for filename, data, mimetype in message.attachments:
-            mail.attach(filename, data, mimetype)
+        mail = email.build(recipient, message, row)  # the very e-mail the channel sends
         out.append((settings.DEFAULT_FROM_EMAIL, mail.recipients(), mail.message().as_bytes(linesep="\r\n")))
     return out
 

@@ -8,9 +8,8 @@ from django.core.mail import EmailMultiAlternatives
 from . import PermanentError, TransientError, smtp
 
 
-def send(recipient, message, delivery) -> str:
-    if not recipient.email:
-        raise PermanentError("no e-mail address")
+def build(recipient, message, delivery) -> EmailMultiAlternatives:
+    """The e-mail of one row: text and HTML, its attachments, and the row's own Message-ID."""
     mail = EmailMultiAlternatives(
         subject=message.subject,
         body=message.text,
@@ -20,6 +19,13 @@ def send(recipient, message, delivery) -> str:
     mail.attach_alternative(message.html, "text/html")
     for filename, content, mimetype in message.attachments:
         mail.attach(filename, content, mimetype)
+    return mail
+
+
+def send(recipient, message, delivery) -> str:
+    if not recipient.email:
+        raise PermanentError("no e-mail address")
+    mail = build(recipient, message, delivery)
     try:
         smtp.send(mail)
     except smtplib.SMTPRecipientsRefused as error:
