@@ -30,7 +30,8 @@ with the server: the rates are a floor of what the server alone would do.
     LOAD_SECONDS=10 LOAD_SAT_SECONDS=1 LOAD_PATIENTS=300 LOAD_CHECKINS=1500 \\
         .venv/bin/python bench/load.py                              # a ~20 s trial (plus set-up)
 
-Other knobs: LOAD_USERS, LOAD_SAT_CONNECTIONS, LOAD_REDIS_URL (default redis://127.0.0.1:6379/4).
+Other knobs: LOAD_USERS, LOAD_SAT_CONNECTIONS, LOAD_REDIS_URL (default redis://127.0.0.1:6379/4),
+LOAD_ONLY (a comma list of endpoints, e.g. refill: only those and the bare views).
 Figures and the machine they came from: docs/performance.md.
 """
 
@@ -346,6 +347,10 @@ ENDPOINTS = [
     ("staff", Client.resolve),
     ("staff", Client.refill),
 ]
+# LOAD_ONLY=refill,checkin_api: only these endpoints (and the bare views), to look at one change.
+ONLY = {name for name in os.environ.get("LOAD_ONLY", "").split(",") if name}
+if ONLY:
+    ENDPOINTS = [(k, a) for k, a in ENDPOINTS if a in (Client.bare, Client.bare_wsgi) or a.__name__ in ONLY]
 
 
 def steady(port: int, people: dict, shared: Shared, users: int, seconds: int) -> Stats:

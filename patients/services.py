@@ -304,29 +304,14 @@ def record_heartbeat(name: str, now=None) -> None:
 def open_queue_item(*, patient: Patient, kind: str, tier: int, source: str = "", key: str | None = None, now=None):
     """Open a clinic queue item unless one with the same key is still open. Call it inside the
     transaction that made the change, so the item and the change stand or fall together."""
-    key = key or f"{kind}:{patient.pk}:{source}"
-    existing = QueueItem.objects.filter(dedupe_key=key, resolved_at__isnull=True).first()
-    if existing:
-        return existing
-    try:
-        with transaction.atomic():  # a savepoint: losing a race to open the same item is fine
-            return QueueItem.objects.create(
-                patient=patient,
-                clinic_id=patient.clinic_id,
-                kind=kind,
-                tier=tier,
-                source=source,
-                dedupe_key=key,
-                opened_at=now or timezone.now(),
-            )
-    except IntegrityError:
-        return QueueItem.objects.get(dedupe_key=key, resolved_at__isnull=True)
+    open_queue_items([{"patient": patient, "kind": kind, "tier": tier, "source": source, "key": key}], now=now)
 
 
 def open_queue_items(items, *, now=None) -> None:
     """`open_queue_item` for many items at once (each a dict of its arguments: patient, kind,
-    tier, source, optional key): one look-up of the keys already open and one INSERT of the
-    others. Should another transaction open one of them meanwhile, each is opened in turn."""
+    tier, source, optional key), in one INSERT that skips every key still open: the database's
+    one-open-item-per-key constraint decides, so an item opened meanwhile by another
+    transaction is kept and not doubled."""
     now = now or timezone.now()
     wanted: dict[str, dict[str, Any]] = {}
     for item in items:
@@ -334,31 +319,21 @@ def open_queue_items(items, *, now=None) -> None:
         wanted.setdefault(key, item)
     if not wanted:
         return
-    already = set(
-        QueueItem.objects.filter(dedupe_key__in=list(wanted), resolved_at__isnull=True).values_list(
-            "dedupe_key", flat=True
-        )
-    )
-    new = {key: item for key, item in wanted.items() if key not in already}
-    if not new:
-        return
-    try:
-        with transaction.atomic():
-            QueueItem.objects.bulk_create(
-                QueueItem(
-                    patient=item["patient"],
-                    clinic_id=item["patient"].clinic_id,
-                    kind=item["kind"],
-                    tier=item["tier"],
-                    source=item.get("source", ""),
-                    dedupe_key=key,
-                    opened_at=now,
-                )
-                for key, item in new.items()
+    QueueItem.objects.bulk_create(
+        [
+            QueueItem(
+                patient=item["patient"],
+                clinic_id=item["patient"].clinic_id,
+                kind=item["kind"],
+                tier=item["tier"],
+                source=item.get("source", ""),
+                dedupe_key=key,
+                opened_at=now,
             )
-    except IntegrityError:  # one was opened meanwhile: open the rest one by one
-        for key, item in new.items():
-            open_queue_item(**{**item, "key": key}, now=now)
+            for key, item in wanted.items()
+        ],
+        ignore_conflicts=True,  # ON CONFLICT DO NOTHING: the only unique rule is one open item per key
+    )
 
 
 def housekeeping(now=None) -> dict[str, int]:

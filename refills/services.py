@@ -121,6 +121,13 @@ def _context(
     )
 
 
+def _lock(patient: Patient, *related: str) -> Patient:
+    """The patient, read again and locked to this transaction: one change to a patient's chain
+    at a time. Only the patient's row is locked (not the clinic's, which every patient of the
+    clinic shares), and without its key (rows that refer to the patient can still be added)."""
+    return Patient.objects.select_for_update(of=("self",), no_key=True).select_related(*related).get(pk=patient.pk)
+
+
 def _as_validation_error(error: EventError) -> ValidationError:
     return ValidationError({field: messages for field, messages in error.errors.items()})
 
@@ -141,7 +148,7 @@ def record_event(
     commit=False nothing is written: the preview shows exactly what saving would do."""
     now = truncate(now or timezone.now())
     with transaction.atomic():
-        patient = Patient.objects.select_for_update().select_related("clinic").get(pk=patient.pk)
+        patient = _lock(patient, "clinic", "user")
         profile = PumpProfile.objects.filter(patient=patient).first()
         if profile is None:
             raise ValidationError({"kind": ["Record the pump profile first."]})
@@ -201,12 +208,27 @@ def record_event(
         if kind == PumpEvent.Kind.ALARM_REPORTED:
             _open_alarm_item(patient, event, parsed.tone, now)
         audit.record(by, AuditEvent.Action.CREATE, f"pump_event_{kind}", [patient])
-        result = recompute(patient, now=now, profile=profile)
+        loaded = None
+        if kind != PumpEvent.Kind.CORRECTION:  # the chain as read above, with this event in its place
+            loaded = _with_event(originals, chain_events, event)
+        done = recompute(patient, now=now, profile=profile, loaded=loaded)
         if kind == PumpEvent.Kind.PUMP_REPLACED:
             planning.plan_end_of_service(patient, end_of_service_at(patient, profile), now)
-        event.refresh_from_db(fields=DERIVED_FIELDS)  # what the replay stored; keeps recorded_by
-        outcome = next((o for o in result.outcomes if o.key == (corrects.pk if corrects else event.pk)), None)
-        return Recorded(event=event, outcome=outcome, forecast=forecast(result.inputs) if result.inputs else None)
+        outcome = next((o for o in done.replay.outcomes if o.key == (corrects.pk if corrects else event.pk)), None)
+        if kind != PumpEvent.Kind.CORRECTION and outcome is not None:
+            _set_derived(event, outcome)  # what the replay stored
+        else:
+            event.refresh_from_db(fields=DERIVED_FIELDS)  # keeps recorded_by
+        return Recorded(event=event, outcome=outcome, forecast=done.forecast)
+
+
+def _with_event(
+    originals: list[PumpEvent], chain_events: list[chain.ChainEvent], event: PumpEvent
+) -> tuple[list[PumpEvent], list[chain.ChainEvent]]:
+    """The chain of `load_chain` after `event` (saved, not a correction) joins it: no event
+    corrects a new one, so its own values are in force."""
+    events = sorted([*originals, event], key=lambda e: (e.occurred_at, e.pk))
+    return events, [*chain_events, _chain_event(event, event.values)]
 
 
 def _open_alarm_item(patient: Patient, event: PumpEvent, tone: str, now: datetime) -> None:
@@ -249,27 +271,49 @@ def _preview(patient, profile, event, originals, chain_events, corrects, now) ->
 DERIVED_FIELDS = ["expected_volume_ml", "volume_ml", "discrepancy", "warnings"]
 
 
-def recompute(patient: Patient, *, now: datetime | None = None, profile: PumpProfile | None = None) -> chain.Replay:
+def _derived(outcome: chain.EventOutcome) -> dict:
+    return {
+        "expected_volume_ml": outcome.expected_volume_ml,
+        "volume_ml": outcome.volume_ml,
+        "discrepancy": outcome.discrepancy,
+        "warnings": list(outcome.warnings),
+    }
+
+
+def _set_derived(event: PumpEvent, outcome: chain.EventOutcome) -> None:
+    for name, value in _derived(outcome).items():
+        setattr(event, name, value)
+
+
+@dataclass
+class Recomputed:
+    replay: chain.Replay
+    forecast: Forecast | None  # the open cycle's, as stored; None without one
+
+
+def recompute(
+    patient: Patient,
+    *,
+    now: datetime | None = None,
+    profile: PumpProfile | None = None,
+    loaded: tuple[list[PumpEvent], list[chain.ChainEvent]] | None = None,
+) -> Recomputed:
     """Replay the chain, store every event's derived columns, and put the forecast on the
     open refill cycle (or none). Call inside the transaction of the change; `profile`: the
-    pump profile when the caller has just read (and locked the patient for) it."""
+    pump profile when the caller has just read (and locked the patient for) it; `loaded`: the
+    chain as `load_chain` would read it now, when the caller has it."""
     now = truncate(now or timezone.now())
     profile = profile or PumpProfile.objects.filter(patient=patient).first()
-    originals, chain_events = load_chain(patient)
+    originals, chain_events = loaded or load_chain(patient)
     if profile is None:
-        return chain.Replay()
+        return Recomputed(chain.Replay(), None)
     replayed = chain.replay(chain_events, chain_settings(patient, profile), now)
     by_key = {o.key: o for o in replayed.outcomes}
     for event in originals:
         outcome = by_key.get(event.pk)
         if outcome is None:
             continue
-        fields = {
-            "expected_volume_ml": outcome.expected_volume_ml,
-            "volume_ml": outcome.volume_ml,
-            "discrepancy": outcome.discrepancy,
-            "warnings": list(outcome.warnings),
-        }
+        fields = _derived(outcome)
         if any(getattr(event, k) != v for k, v in fields.items()):
             PumpEvent.objects.filter(pk=event.pk).update(**fields)
             if outcome.discrepancy and not event.discrepancy:
@@ -280,11 +324,14 @@ def recompute(patient: Patient, *, now: datetime | None = None, profile: PumpPro
                     source=f"event:{event.pk}",
                     now=now,
                 )
-    _sync_cycles(patient, originals, replayed, now)
-    return replayed
+    current = forecast(replayed.inputs) if replayed.inputs and patient.is_active else None
+    _sync_cycles(patient, originals, current, now)
+    return Recomputed(replayed, current)
 
 
-def _sync_cycles(patient: Patient, originals: list[PumpEvent], replayed: chain.Replay, now: datetime) -> None:
+def _sync_cycles(patient: Patient, originals: list[PumpEvent], current: Forecast | None, now: datetime) -> None:
+    """One cycle per fill, ended by the next fill or an explant; `current`, the forecast in
+    force, goes on the open one."""
     fills = [e for e in originals if e.kind in FILL_KINDS]
     cycles = {c.started_by_id: c for c in RefillCycle.objects.filter(patient=patient)}
     explants = [e.occurred_at for e in originals if e.kind == PumpEvent.Kind.EXPLANTED]
@@ -297,20 +344,23 @@ def _sync_cycles(patient: Patient, originals: list[PumpEvent], replayed: chain.R
         old_due = cycle.refill_due_at
         cycle.ended_at = ended_at
         is_open = ended_at is None
-        result = forecast(replayed.inputs) if is_open and replayed.inputs and patient.is_active else None
-        _store_forecast(cycle, result, now)
+        _store_forecast(cycle, current if is_open else None, now)
         if cycle.pk is not None and (cycle.ended_at, cycle.refill_due_at, cycle.empty_at, cycle.sequence) == before:
             if is_open:
                 planning.plan_cycle(cycle, patient, now, old_due=old_due)  # recipients may have changed
             continue
-        if cycle.pk is None:
-            # Close the old open cycle first: one open cycle per patient.
-            RefillCycle.objects.filter(patient=patient, ended_at__isnull=True).exclude(started_by=fill).update(
-                ended_at=fill.occurred_at
-            )
         new = cycle.pk is None
+        if new and any(c.ended_at is None for c in cycles.values()):
+            # Close the old open cycle first: one open cycle per patient. (`cycles` holds every
+            # cycle of the patient as stored, so an open one elsewhere shows here.)
+            RefillCycle.objects.filter(patient=patient, ended_at__isnull=True).update(ended_at=fill.occurred_at)
+            for other in cycles.values():
+                if other.ended_at is None:
+                    other.ended_at = fill.occurred_at
+        planning.schedule(cycle, patient)  # saved with the cycle, not by a second UPDATE
         cycle.save()
-        planning.plan_cycle(cycle, patient, now, old_due=old_due, new=new)
+        cycles[fill.pk] = cycle
+        planning.plan_cycle(cycle, patient, now, old_due=old_due, new=new, scheduled=True)
 
 
 def _store_forecast(cycle: RefillCycle, result: Forecast | None, now: datetime) -> None:
@@ -355,7 +405,7 @@ def inputs_to_json(inputs: ForecastInputs) -> dict:
 def save_profile(*, patient: Patient, by: User, values: dict) -> PumpProfile:
     """Create or change the pump profile (staff only; checked by the caller) and recompute."""
     with transaction.atomic():
-        patient = Patient.objects.select_for_update().select_related("clinic").get(pk=patient.pk)
+        patient = _lock(patient, "clinic")
         profile = PumpProfile.objects.filter(patient=patient).first() or PumpProfile(patient=patient)
         model = values.get("model", profile.model)
         pump_model = catalog.CATALOG.get(model)
@@ -405,7 +455,7 @@ def book_appointment(patient: Patient, at: datetime | None, by: User, *, now: da
     in one transaction."""
     now = truncate(now or timezone.now())
     with transaction.atomic():
-        patient = Patient.objects.select_for_update().select_related("clinic").get(pk=patient.pk)
+        patient = _lock(patient, "clinic")
         cycle = RefillCycle.objects.select_for_update().filter(patient=patient, ended_at__isnull=True).first()
         if not patient.is_active:
             status = patient.get_status_display().lower()

@@ -106,6 +106,9 @@ def replay(events: list[ChainEvent], settings: Settings, now: datetime) -> Repla
     """Walk the events in order. `events` holds no corrections (their values are applied)."""
     result = Replay()
     inputs: ForecastInputs | None = None
+    # When the drug in force runs out: the last forecast's empty date (a reported alarm changes
+    # the inputs but not that date), so a refill needs no forecast of its own to compare.
+    empty_at: datetime | None = None
 
     def inputs_for(event: ChainEvent, volume: Decimal, last_fill_at: datetime, printout: date | None):
         return ForecastInputs(
@@ -131,8 +134,7 @@ def replay(events: list[ChainEvent], settings: Settings, now: datetime) -> Repla
 
         if event.kind == REFILL or event.kind == PUMP_REPLACED:
             if inputs is not None:
-                before = forecast(replace(inputs, now=event.at))
-                if before.empty_at is not None and before.empty_at <= event.at:
+                if empty_at is not None and empty_at <= event.at:
                     warnings.append(
                         "Re-introduction after interruption: overdose risk. The pump was predicted to be empty"
                         " before this refill."
@@ -168,7 +170,9 @@ def replay(events: list[ChainEvent], settings: Settings, now: datetime) -> Repla
             raise ValueError(f"unknown event kind {event.kind!r}")
 
         warnings += program_warnings(event.program)
-        warnings += forecast_warnings(forecast(inputs))
+        after = forecast(inputs)
+        empty_at = after.empty_at
+        warnings += forecast_warnings(after)
         result.outcomes.append(
             EventOutcome(
                 event.key,

@@ -35,25 +35,12 @@ OVERDUE_BATCH = 5000  # overdue cycles taken per tick (at most one repeat row pe
 POISON_RETRY = timedelta(hours=1)  # an overdue cycle whose work raised is tried again this much later
 
 
-def plan_cycle(
-    cycle: RefillCycle, patient: Patient, now: datetime, *, old_due: datetime | None = None, new: bool = False
-) -> None:
-    """Replace the unsent plan of a cycle with one made from its current forecast. Call inside
-    the transaction that stored the forecast. `new`: the cycle was inserted in this transaction,
-    so it has no rows and no acknowledgement yet (nothing to look up or replace)."""
-    unsent = Delivery.objects.filter(cycle=cycle, status__in=UNSENT).filter(
-        Q(kind__in=PLAN_KINDS) | Q(kind__startswith=reminders.STEP_PREFIX)
-    )
+def _facts(cycle: RefillCycle, patient: Patient) -> reminders.CycleFacts | None:
+    """What the plan of a cycle is made from; None when it has no plan (ended, no forecast,
+    or the patient is not active)."""
     if cycle.ended_at is not None or cycle.refill_due_at is None or not patient.is_active:
-        unsent.update(status=Delivery.Status.SKIPPED, last_error="plan ended")
-        cycle.first_step_at = cycle.next_overdue_at = None
-        RefillCycle.objects.filter(pk=cycle.pk).update(first_step_at=None, next_overdue_at=None)
-        return
-    # Planned before: a retry keeps its turn.
-    waiting = set() if new else set(unsent.values_list("key", flat=True))
-    if waiting:
-        unsent.delete()
-    facts = reminders.CycleFacts(
+        return None
+    return reminders.CycleFacts(
         refill_due_at=cycle.refill_due_at,
         empty_at=cycle.empty_at,
         appointment_booked=cycle.appointment_at is not None,
@@ -61,13 +48,48 @@ def plan_cycle(
         zone=patient.time_zone,
         steps=tuple(patient.clinic.reminder_steps or reminders.DEFAULT_STEPS),
     )
-    cycle.first_step_at = reminders.first_step_at(facts)
-    # The tick looks at the cycle again from its refill date: an overdue one at its next tick,
-    # which makes again what this re-plan removed (today's repeat, to whoever hears now).
-    cycle.next_overdue_at = cycle.refill_due_at
-    RefillCycle.objects.filter(pk=cycle.pk).update(
-        first_step_at=cycle.first_step_at, next_overdue_at=cycle.next_overdue_at
+
+
+def schedule(cycle: RefillCycle, patient: Patient) -> None:
+    """Put on the cycle (unsaved) when its first reminder step falls and when the tick next
+    has overdue work for it: from its refill date, so an overdue cycle is looked at again at
+    the next tick, which makes again what a re-plan removed (today's repeat, to whoever hears
+    now). Neither, for a cycle without a plan."""
+    facts = _facts(cycle, patient)
+    cycle.first_step_at = reminders.first_step_at(facts) if facts else None
+    cycle.next_overdue_at = cycle.refill_due_at if facts else None
+
+
+def plan_cycle(
+    cycle: RefillCycle,
+    patient: Patient,
+    now: datetime,
+    *,
+    old_due: datetime | None = None,
+    new: bool = False,
+    scheduled: bool = False,
+) -> None:
+    """Replace the unsent plan of a cycle with one made from its current forecast. Call inside
+    the transaction that stored the forecast. `new`: the cycle was inserted in this transaction,
+    so it has no rows and no acknowledgement yet (nothing to look up or replace). `scheduled`:
+    the caller has just saved the cycle after `schedule`."""
+    if not scheduled:
+        schedule(cycle, patient)
+        RefillCycle.objects.filter(pk=cycle.pk).update(
+            first_step_at=cycle.first_step_at, next_overdue_at=cycle.next_overdue_at
+        )
+    unsent = Delivery.objects.filter(cycle=cycle, status__in=UNSENT).filter(
+        Q(kind__in=PLAN_KINDS) | Q(kind__startswith=reminders.STEP_PREFIX)
     )
+    facts = _facts(cycle, patient)
+    if facts is None:
+        if not new:
+            unsent.update(status=Delivery.Status.SKIPPED, last_error="plan ended")
+        return
+    # Planned before: a retry keeps its turn.
+    waiting = set() if new else set(unsent.values_list("key", flat=True))
+    if waiting:
+        unsent.delete()
     acknowledged_until = None if new else latest_acknowledgement(cycle)
     people = recipients.people(patient)
     planned_rows: list[Delivery] = []
