@@ -6,22 +6,20 @@ The path of a check-in: form or API → record_checkin → clean (field errors, 
 context_for (the forecast at observed_at, the last refill, reprogram or replacement, the risk
 markers) → triage.triage (pure) → CheckIn + queue item + alert rows (refills.notify.outbox, the same
 machinery as the reminders) + audit, committed together → after the commit the alert rows are
-claimed and handed to a worker at once. A broker outage only delays them: rows the broker did not
-take go back to pending, and the minute tick sends them when it can.
+claimed and handed to a worker at once (refills.notify.alerts). A broker outage only delays them:
+rows the broker did not take go back to pending, and the minute tick sends them when it can.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from functools import partial
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -31,17 +29,14 @@ from patients import services as patient_services
 from patients.access import is_clinic_staff
 from patients.models import AuditEvent, CaregiverLink, Patient, QueueItem, QueueKind, User
 from refills import services as refill_services
-from refills.models import Delivery, PumpEvent, PumpProfile
-from refills.notify import outbox, recipients
+from refills.models import PumpEvent, PumpProfile
+from refills.notify import alerts, recipients
 from refills.notify.kinds import alert_kind
-from refills.tasks import send_delivery
 
 from . import triage
 from .catalog import in_catalog_order
 from .guidance import clinic_phone_now
 from .models import CheckIn
-
-log = logging.getLogger(__name__)
 
 STAFF_BACKDATE = timedelta(hours=24)  # staff taking a phone call may log what was seen up to a day ago
 CLOCK_SKEW = timedelta(minutes=1)  # a client clock a little ahead is "now", not "the future"
@@ -383,16 +378,16 @@ def record_checkin(
                 source=f"checkin:{checkin.pk}",
                 now=now,
             )
-        alert_ids = _create_alerts(checkin, patient, by, now)
+        alert_ids = _send_alerts(checkin, patient, by, now)
         audit.record(by, AuditEvent.Action.CREATE, "checkin", [patient])
-        transaction.on_commit(partial(hand_over, alert_ids))
     return Recorded(checkin, disposition, created=True, alert_ids=tuple(alert_ids))
 
 
-def _create_alerts(checkin: CheckIn, patient: Patient, by: User, now: datetime) -> list[int]:
+def _send_alerts(checkin: CheckIn, patient: Patient, by: User, now: datetime) -> list[int]:
     """Emergency: every linked caregiver and the clinic. Call clinic: the caregivers who chose to
     hear about it. Never the person who logged it (they are reading the guidance), and only for
-    an active patient (SPEC §1)."""
+    an active patient (SPEC §1). The rows are written by refills.notify.alerts, which hands them
+    to workers after the commit."""
     if checkin.level == triage.ROUTINE or not patient.is_active:
         return []
     links = CaregiverLink.objects.filter(patient=patient, revoked_at__isnull=True).select_related("caregiver")
@@ -407,7 +402,7 @@ def _create_alerts(checkin: CheckIn, patient: Patient, by: User, now: datetime) 
         "logged_by_role": checkin.logged_by_role,
         "path": reverse("checkin-detail", args=[checkin.pk]),  # the message links to the check-in
     }
-    return outbox.create_alerts(
+    return alerts.send(
         patient=patient,
         scope=f"checkin:{checkin.pk}",
         kind=alert_kind(checkin.level),
@@ -415,35 +410,6 @@ def _create_alerts(checkin: CheckIn, patient: Patient, by: User, now: datetime) 
         due_at=now,
         payload=payload,
     )
-
-
-def hand_over(ids: list[int]) -> None:
-    """After the commit: claim the alert rows and give each to a worker at once, rather than at
-    the next minute tick. If the broker cannot take them, the rest go back to pending with the
-    reason, and the tick sends them once the broker is back: a delay, never a loss. The broker
-    gets one try, not Celery's retries: the person waiting for the guidance page must not wait."""
-    if not ids:
-        return
-    try:
-        claimed = outbox.claim_now(list(ids), timezone.now())
-    except DatabaseError:
-        log.exception("could not claim check-in alerts %s; the tick will send them", ids)
-        return
-    handed = 0
-    try:
-        with send_delivery.app.connection_for_write() as connection:
-            connection.ensure_connection(max_retries=0)
-            for pk, token in claimed:
-                send_delivery.apply_async(args=[pk, token], connection=connection, retry=False)
-                handed += 1
-    except Exception:  # any broker failure: the rows wait in the database for the tick
-        waiting = [pk for pk, _token in claimed[handed:]]
-        log.warning("broker unavailable: %d check-in alert(s) wait for the tick", len(waiting), exc_info=True)
-        Delivery.objects.filter(pk__in=waiting, status=Delivery.Status.SENDING).update(
-            status=Delivery.Status.PENDING,
-            lease_expires_at=None,
-            last_error="broker unavailable: the minute tick sends it",
-        )
 
 
 # --- What the pages show ------------------------------------------------------------------------
