@@ -44,7 +44,7 @@ from patients.models import Clinic, EnrolmentDraft, Patient
 from refills.domain.catalog import CATALOG
 from refills.models import PumpProfile
 from refills.templatetags.refill_tags import days_left_in_words, local_when, reason_sentence
-from refills.web.forms import Submission
+from refills.web.event_forms import Submission
 
 from .enrol_forms import PumpStepForm, RefillStepForm
 from .enrol_steps import FORMS, STEP_TITLES, STEPS, Context, Incomplete, plan_of, zone_of

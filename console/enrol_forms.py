@@ -3,7 +3,8 @@ and validates its own fields; the flow (console/enrol.py) keeps what each step p
 hands the cleaned values to the services, which have the last word.
 
 The steps reuse the forms of the pages they stand for: the patient form of patients.forms,
-the pump profile form and the refill form of refills.web.forms, the caregiver invitation form.
+the pump profile form of refills.web.forms, the event form of refills.web.event_forms (for the
+refill), the caregiver invitation form.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from django.utils.translation import gettext_lazy as _
 from patients.forms import EmergencyContactsField, InviteCaregiverForm, PatientCreateForm
 from patients.models import CHANNEL_CHOICES, Patient
 from refills.models import PumpEvent
-from refills.web.forms import EventForm, PumpProfileForm, ServiceErrorsMixin
+from refills.web.event_forms import EventForm
+from refills.web.forms import PumpProfileForm, ServiceErrorsMixin
 
 MAX_CAREGIVERS = 3
 OLDEST_BIRTH_YEAR = 1900

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
 from patients.models import Clinic
-from refills.web.forms import flex_rows_needed
+from refills.web.program_forms import flex_rows_needed
 
 from .enrol_forms import InvitationsStepForm, PatientStepForm, PumpStepForm, RefillStepForm
 from .enrolment import Plan

@@ -19,7 +19,7 @@ from patients.models import Clinic, Invitation, Patient, User
 from refills import services as refill_services
 from refills.models import PumpEvent, PumpProfile
 from refills.notify import recipients
-from refills.web.forms import Submission
+from refills.web.event_forms import Submission
 
 logger = logging.getLogger(__name__)
 

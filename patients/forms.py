@@ -226,5 +226,12 @@ class ClinicSettingsForm(forms.ModelForm):
                 self.add_error(f"hours_{day}", _("Write times like 08:00-17:00; the start must be before the end."))
                 continue
             hours[day] = spans
-        self.instance.opening_hours = hours
+        data["opening_hours"] = hours
         return data
+
+    def changes(self) -> dict:
+        """The settings as plain values for patients.services.update_clinic (a valid form only)."""
+        return {name: self.cleaned_data[name] for name in [*self.Meta.fields, "opening_hours"]}
+
+    def save(self, commit=True):
+        raise NotImplementedError("patients.services.update_clinic writes the clinic: pass it changes()")

@@ -36,6 +36,8 @@ from .signals import forecast_inputs_changed, recipients_changed
 FORECAST_PATIENT_FIELDS = {"status", "time_zone"}
 # Who hears about the patient, and how: a change re-plans the reminders not yet sent.
 RECIPIENT_PATIENT_FIELDS = {"notification_channels", "email", "phone", "phone_verified_at", "sms_opted_out_at"}
+# The clinic's settings that are forecast inputs.
+CLINIC_FORECAST_FIELDS = {"reminder_hour", "reminder_steps"}
 
 
 def create_patient(*, by: User, clinic: Clinic, **fields) -> Patient:
@@ -287,14 +289,25 @@ def revoke_invitation(*, by: User, invitation: Invitation) -> None:
             audit.record(by, AuditEvent.Action.UPDATE, "invitation_revoked", [invitation.patient])
 
 
-def update_clinic(*, by: User, clinic: Clinic, form) -> Clinic:
-    """Save a validated ClinicSettingsForm; the reminder hour is a forecast input."""
+def update_clinic(*, by: User, clinic: Clinic, changes: dict[str, Any]) -> Clinic:
+    """Apply the clinic's settings (plain values, such as the settings page's cleaned data). The
+    reminder hour and steps are forecast inputs: a change to either recomputes the forecasts."""
+    if "reminder_steps" in changes:
+        try:
+            changes = {**changes, "reminder_steps": list(rules.validate_reminder_steps(changes["reminder_steps"]))}
+        except ValueError as error:
+            raise ValidationError({"reminder_steps": [str(error)]}) from None
     with transaction.atomic():
-        clinic = form.save()
-        audit.record(by, AuditEvent.Action.UPDATE, "clinic_settings", clinic=clinic)
-        if {"reminder_hour", "reminder_steps"} & set(form.changed_data):
-            forecast_inputs_changed.send(sender=Clinic, clinic=clinic)
-    return clinic
+        stored = Clinic.objects.select_for_update().get(pk=clinic.pk)
+        changed = {field for field, value in changes.items() if getattr(stored, field) != value}
+        for field, value in changes.items():
+            setattr(stored, field, value)
+        stored.full_clean()
+        stored.save()
+        audit.record(by, AuditEvent.Action.UPDATE, "clinic_settings", clinic=stored)
+        if CLINIC_FORECAST_FIELDS & changed:
+            forecast_inputs_changed.send(sender=Clinic, clinic=stored)
+    return stored
 
 
 def record_heartbeat(name: str, now=None) -> None:

@@ -259,7 +259,7 @@ def clinic_settings(request, clinic_id):
     clinic = get_object_or_404(staff_clinics(request.user, admin_only=True), pk=clinic_id)
     form = ClinicSettingsForm(request.POST or None, instance=clinic)
     if request.method == "POST" and form.is_valid():
-        services.update_clinic(by=request.user, clinic=clinic, form=form)
+        services.update_clinic(by=request.user, clinic=clinic, changes=form.changes())
         messages.success(request, _("The clinic settings are saved."))
         return redirect("clinic-settings", clinic_id=clinic.pk)
     return render(request, "patients/clinic_settings.html", {"clinic": clinic, "form": form})

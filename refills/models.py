@@ -14,7 +14,7 @@ from patients.models import Patient, User
 
 from .domain import catalog
 from .domain.events import DATE_OUT_OF_RANGE, date_in_range
-from .notify.kinds import MessageKind
+from .notify.kinds import validate_kind
 
 
 class PumpProfile(models.Model):
@@ -204,7 +204,7 @@ class Delivery(models.Model):
     key = models.CharField(max_length=200, unique=True)
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="deliveries")
     cycle = models.ForeignKey(RefillCycle, on_delete=models.CASCADE, null=True, blank=True, related_name="deliveries")
-    kind = models.CharField(max_length=32, choices=MessageKind.choices)  # also a clinic's own step_<days>
+    kind = models.CharField(max_length=32, validators=[validate_kind])  # a MessageKind or a clinic's step_<days>
     occasion = models.CharField(max_length=40, blank=True)
     recipient = models.CharField(max_length=40, help_text="user:<id>, patient:<id> or clinic:<id>")
     recipient_user = models.ForeignKey(User, on_delete=models.CASCADE, null=True, blank=True, related_name="+")

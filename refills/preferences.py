@@ -24,9 +24,8 @@ from patients.models import CaregiverLink, Patient, User
 
 from . import services
 from .models import InboxMessage
-from .notify import recipients
+from .notify import outbox, recipients
 from .notify.kinds import MessageKind
-from .notify.rows import create_rows
 
 # refills/notify/recipients.py reads "no choice" as e-mail and inbox; the page shows that default.
 DEFAULT_CHANNELS = ["email", "inbox"]
@@ -184,15 +183,7 @@ def send_test(user: User, now: datetime) -> TestSent:
         recipient = recipients.for_caregiver(user, about)
     if not recipient.channels:
         raise ValidationError(_("None of the ways you chose can reach you yet. See the notes at the top of this page."))
-    rows = create_rows(
-        patient=about,
-        cycle=None,
-        kind=MessageKind.TEST,
-        occasion=now.isoformat(),
-        recipient=recipient,
-        due_at=now,
-        scope=f"p{about.pk}:test",
-    )
+    rows = outbox.create_test(patient=about, recipient=recipient, now=now)
     return TestSent(channels=tuple(row.channel for row in rows), queued=True)
 
 

@@ -1,7 +1,7 @@
 """The check-in form: large check boxes grouped under plain headings (danger signs first), one
 question about pump alarms, a temperature with a °C/°F switch, and a note. Works without
 JavaScript. The form only checks the shape of the answers; the rules (codes, temperature range,
-how far back) live in symptoms.services.clean, whose field errors the view puts on the form."""
+how far back) live in symptoms.answers.clean, whose field errors the view puts on the form."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from .answers import PUMP_ALARM_CODES
 from .catalog import BY_CODE, SYMPTOMS, headings_with_symptoms
 from .models import CheckIn
-from .services import PUMP_ALARM_CODES
 
 # The pump-alarm question replaces the two alarm check boxes.
 ALARM_CODES = frozenset(code for codes in PUMP_ALARM_CODES.values() for code in codes)

@@ -1,7 +1,7 @@
 """API shapes of the symptom catalog, the triage and check-ins (SPEC §8).
 
 The input serializers only check the shape of a request; the rules (distinct catalog codes, the
-temperature and its unit, how far back) live in symptoms.services.clean, so the form and the API
+temperature and its unit, how far back) live in symptoms.answers.clean, so the form and the API
 refuse exactly the same things with the same words.
 """
 
@@ -27,7 +27,7 @@ from .models import CheckIn
     }
 )
 class SymptomCodesField(serializers.Field):
-    """Passed as sent: symptoms.services.clean says what is wrong with it."""
+    """Passed as sent: symptoms.answers.clean says what is wrong with it."""
 
     def to_internal_value(self, data):
         return data

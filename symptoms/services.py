@@ -2,202 +2,41 @@
 `observed_at`, run the triage, and save the check-in with its queue item, its alert rows and
 its audit row in one transaction.
 
-The path of a check-in: form or API → record_checkin → clean (field errors, nothing saved) →
+The path of a check-in: form or API → record_checkin → answers.clean (field errors, nothing saved) →
 context_for (the forecast at observed_at, the last refill, reprogram or replacement, the risk
-markers) → triage.triage (pure) → CheckIn + queue item + alert rows (refills.notify.outbox, the same
+markers) → triage.triage (pure) → CheckIn + queue item + alert rows (refills.notify.alerts, the same
 machinery as the reminders) + audit, committed together → after the commit the alert rows are
-claimed and handed to a worker at once. A broker outage only delays them: rows the broker did not
-take go back to pending, and the minute tick sends them when it can.
+claimed and handed to a worker at once. A broker outage only delays them: rows the broker did
+not take go back to pending, and the minute tick sends them when it can.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
-from functools import partial
+from datetime import datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from patients import audit
 from patients import services as patient_services
 from patients.access import is_clinic_staff
 from patients.models import AuditEvent, CaregiverLink, Patient, QueueItem, QueueKind, User
 from refills import services as refill_services
-from refills.models import Delivery, PumpEvent, PumpProfile
-from refills.notify import outbox, recipients
+from refills.models import PumpEvent, PumpProfile
+from refills.notify import alerts, recipients
 from refills.notify.kinds import alert_kind
-from refills.tasks import send_delivery
 
 from . import triage
-from .catalog import in_catalog_order
+from .answers import Answers, clean
 from .guidance import clinic_phone_now
 from .models import CheckIn
 
-log = logging.getLogger(__name__)
-
-STAFF_BACKDATE = timedelta(hours=24)  # staff taking a phone call may log what was seen up to a day ago
-CLOCK_SKEW = timedelta(minutes=1)  # a client clock a little ahead is "now", not "the future"
-NOW_TOLERANCE = timedelta(minutes=5)  # patients and caregivers log "now"; a client's "now" may lag
-NOTE_MAX_CHARS = 2000
-TEMPERATURE_PLACES = Decimal("0.01")
-MAX_ENTERED_TEMPERATURE = Decimal(1000)
-
-# The form asks about pump alarms as one question. "Unsure" (a sound, but not sure which) is read
-# as the two-tone alarm: the more urgent reading, as an alarm not recognised is never a reason
-# to wait (the guidance page says so).
-PUMP_ALARM_CODES: dict[str, tuple[str, ...]] = {
-    "": (),
-    CheckIn.PumpAlarm.NONE: (),
-    CheckIn.PumpAlarm.SINGLE: ("pump_alarm_single",),
-    CheckIn.PumpAlarm.TWO_TONE: ("pump_alarm_critical",),
-    CheckIn.PumpAlarm.UNSURE: ("pump_alarm_critical",),
-}
 QUEUE_TIERS = {triage.EMERGENCY: QueueItem.Tier.EMERGENCY, triage.CALL_CLINIC: QueueItem.Tier.CALL_CLINIC}
-
-
-# --- Validation -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Answers:
-    """A check-in's answers after validation."""
-
-    symptoms: tuple[str, ...]  # what the triage reads: the codes, plus the pump-alarm answer's code
-    temperature: Decimal | None  # as entered
-    temperature_unit: str  # "C", "F", or "" without a temperature
-    temperature_c: Decimal | None  # rounded once to 0.1 °C
-    pump_alarm: str
-    note: str
-    observed_at: datetime
-
-
-def _entered_number(value) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
-        raise ValueError  # Decimal() would also read a list such as [0, [3, 8], -1]
-    if isinstance(value, float):
-        value = repr(value)  # the digits as typed, not the binary approximation
-    if isinstance(value, str):
-        value = value.strip()
-        if value.count(",") == 1 and "." not in value:
-            value = value.replace(",", ".")  # 38,5: a decimal comma
-    try:
-        number = Decimal(value)
-    except (InvalidOperation, TypeError, ValueError):
-        raise ValueError from None
-    if not number.is_finite():
-        raise ValueError
-    return number
-
-
-def _clean_temperature(value, unit, errors: dict) -> tuple[Decimal | None, str, Decimal | None]:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None, "", None  # a unit without a temperature is ignored: the form always sends one
-    unit = unit.strip().upper() if isinstance(unit, str) else unit
-    if unit in (None, ""):
-        errors["temperature_unit"] = ["Choose °C or °F for the temperature."]
-    elif unit not in CheckIn.Unit.values:
-        errors["temperature_unit"] = ["Choose °C (C) or °F (F)."]
-    try:
-        entered = _entered_number(value)
-    except ValueError:
-        errors["temperature"] = ["Enter the temperature as a number, such as 37.5."]
-        return None, "", None
-    # No body temperature, and too big to round to 0.01. copy_abs, not abs(): abs() rounds in the
-    # decimal context, which overflows on such as 9e999999999.
-    if entered.copy_abs() >= MAX_ENTERED_TEMPERATURE:
-        errors["temperature"] = ["That temperature looks wrong. Check the number and whether it is °C or °F."]
-        return None, "", None
-    if entered != entered.quantize(TEMPERATURE_PLACES):
-        errors["temperature"] = ["Give the temperature with at most 2 digits after the point."]
-        return None, "", None
-    if "temperature_unit" in errors:
-        return None, "", None
-    try:
-        celsius = triage.to_celsius(entered, unit)
-    except triage.TemperatureError as error:
-        errors["temperature"] = [str(error)]
-        return None, "", None
-    return entered.quantize(TEMPERATURE_PLACES), unit, celsius
-
-
-def _clean_observed_at(value, now: datetime, may_backdate: bool, errors: dict) -> datetime:
-    if value in (None, ""):
-        return now
-    if isinstance(value, str):
-        parsed = parse_datetime(value.strip())
-        if parsed is None:
-            errors["observed_at"] = ["Give a date and time such as 2026-03-01T09:00:00-06:00."]
-            return now
-        value = parsed
-    if not isinstance(value, datetime):
-        errors["observed_at"] = ["Give a date and time such as 2026-03-01T09:00:00-06:00."]
-        return now
-    if timezone.is_naive(value):
-        errors["observed_at"] = ["Give the UTC offset too, such as 2026-03-01T09:00:00-06:00."]
-        return now
-    at = refill_services.truncate(value)
-    if at > now + CLOCK_SKEW:
-        errors["observed_at"] = ["This time is in the future."]
-        return now
-    if may_backdate:
-        if at < now - STAFF_BACKDATE:
-            errors["observed_at"] = ["Clinic staff can log a check-in up to 24 hours back, not more."]
-            return now
-        return min(at, now)
-    if at < now - NOW_TOLERANCE:
-        errors["observed_at"] = ["Only clinic staff can log a check-in for an earlier time. Leave this out to use now."]
-    return now
-
-
-def clean(
-    *,
-    symptoms,
-    temperature=None,
-    temperature_unit=None,
-    pump_alarm=None,
-    note=None,
-    observed_at=None,
-    now: datetime,
-    may_backdate: bool = False,
-) -> Answers:
-    """Every problem at once, as field errors (a ValidationError with a dict); nothing is saved."""
-    errors: dict[str, list[str]] = {}
-    try:
-        codes = triage.validate_symptoms(symptoms)
-    except triage.SymptomError as error:
-        errors["symptoms"] = [str(error)]
-        codes = ()
-    pump_alarm = "" if pump_alarm is None else pump_alarm
-    if not isinstance(pump_alarm, str) or pump_alarm not in PUMP_ALARM_CODES:
-        errors["pump_alarm"] = ["Choose one of: none, single, two_tone, unsure."]
-        pump_alarm = ""
-    entered, unit, celsius = _clean_temperature(temperature, temperature_unit, errors)
-    note = "" if note is None else note
-    if not isinstance(note, str):
-        errors["note"] = ["Write the note as text."]
-        note = ""
-    elif len(note) > NOTE_MAX_CHARS:
-        errors["note"] = [f"Keep the note under {NOTE_MAX_CHARS} characters."]
-    at = _clean_observed_at(observed_at, now, may_backdate, errors)
-    if errors:
-        raise ValidationError(errors)
-    return Answers(
-        symptoms=in_catalog_order((*codes, *PUMP_ALARM_CODES[pump_alarm])),
-        temperature=entered,
-        temperature_unit=unit,
-        temperature_c=celsius,
-        pump_alarm=pump_alarm,
-        note=note.strip(),
-        observed_at=at,
-    )
 
 
 # --- The context and the triage ------------------------------------------------------------------
@@ -383,16 +222,16 @@ def record_checkin(
                 source=f"checkin:{checkin.pk}",
                 now=now,
             )
-        alert_ids = _create_alerts(checkin, patient, by, now)
+        alert_ids = _send_alerts(checkin, patient, by, now)
         audit.record(by, AuditEvent.Action.CREATE, "checkin", [patient])
-        transaction.on_commit(partial(hand_over, alert_ids))
     return Recorded(checkin, disposition, created=True, alert_ids=tuple(alert_ids))
 
 
-def _create_alerts(checkin: CheckIn, patient: Patient, by: User, now: datetime) -> list[int]:
+def _send_alerts(checkin: CheckIn, patient: Patient, by: User, now: datetime) -> list[int]:
     """Emergency: every linked caregiver and the clinic. Call clinic: the caregivers who chose to
     hear about it. Never the person who logged it (they are reading the guidance), and only for
-    an active patient (SPEC §1)."""
+    an active patient (SPEC §1). The rows are written by refills.notify.alerts, which hands them
+    to workers after the commit."""
     if checkin.level == triage.ROUTINE or not patient.is_active:
         return []
     links = CaregiverLink.objects.filter(patient=patient, revoked_at__isnull=True).select_related("caregiver")
@@ -407,7 +246,7 @@ def _create_alerts(checkin: CheckIn, patient: Patient, by: User, now: datetime) 
         "logged_by_role": checkin.logged_by_role,
         "path": reverse("checkin-detail", args=[checkin.pk]),  # the message links to the check-in
     }
-    return outbox.create_alerts(
+    return alerts.send(
         patient=patient,
         scope=f"checkin:{checkin.pk}",
         kind=alert_kind(checkin.level),
@@ -415,35 +254,6 @@ def _create_alerts(checkin: CheckIn, patient: Patient, by: User, now: datetime) 
         due_at=now,
         payload=payload,
     )
-
-
-def hand_over(ids: list[int]) -> None:
-    """After the commit: claim the alert rows and give each to a worker at once, rather than at
-    the next minute tick. If the broker cannot take them, the rest go back to pending with the
-    reason, and the tick sends them once the broker is back: a delay, never a loss. The broker
-    gets one try, not Celery's retries: the person waiting for the guidance page must not wait."""
-    if not ids:
-        return
-    try:
-        claimed = outbox.claim_now(list(ids), timezone.now())
-    except DatabaseError:
-        log.exception("could not claim check-in alerts %s; the tick will send them", ids)
-        return
-    handed = 0
-    try:
-        with send_delivery.app.connection_for_write() as connection:
-            connection.ensure_connection(max_retries=0)
-            for pk, token in claimed:
-                send_delivery.apply_async(args=[pk, token], connection=connection, retry=False)
-                handed += 1
-    except Exception:  # any broker failure: the rows wait in the database for the tick
-        waiting = [pk for pk, _token in claimed[handed:]]
-        log.warning("broker unavailable: %d check-in alert(s) wait for the tick", len(waiting), exc_info=True)
-        Delivery.objects.filter(pk__in=waiting, status=Delivery.Status.SENDING).update(
-            status=Delivery.Status.PENDING,
-            lease_expires_at=None,
-            last_error="broker unavailable: the minute tick sends it",
-        )
 
 
 # --- What the pages show ------------------------------------------------------------------------

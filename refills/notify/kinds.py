@@ -3,10 +3,12 @@ label (the plan pages), its subject (the patient's and caregivers' wording, and 
 it differs) and its priority (refills/domain/reminders.py keeps the pure table, read here).
 
 Clinics may set their own reminder steps, so a step is `step_<days>` for any number of days:
-`step_kind`, `step_days`, `kind_of`, `label_of` and `subject_of` take any stored code."""
+`step_kind`, `step_days`, `kind_of`, `label_of` and `subject_of` take any stored code, and
+`validate_kind` (the validator of `Delivery.kind`) accepts every kind, such steps included."""
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db.models import TextChoices
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -19,11 +21,13 @@ __all__ = [
     "PLAN_KINDS",
     "MessageKind",
     "alert_kind",
+    "is_kind",
     "kind_of",
     "label_of",
     "step_days",
     "step_kind",
     "subject_of",
+    "validate_kind",
 ]
 
 DEFAULT_SUBJECT = "IBT Companion"
@@ -98,6 +102,24 @@ def kind_of(code: str) -> MessageKind | None:
         return MessageKind(code)
     except ValueError:
         return None
+
+
+def is_kind(code: str) -> bool:
+    """Whether `Delivery.kind` may hold this code: a MessageKind, or a clinic's own step written
+    as step_kind writes it (step_<days>, a whole number of days from 1, e.g. step_21)."""
+    if kind_of(code) is not None:
+        return True
+    days = step_days(code)
+    return days is not None and days >= 1 and step_kind(days) == code
+
+
+def validate_kind(value: object) -> None:
+    """The validator of `Delivery.kind`: any kind is_kind accepts (not only the choices, since a
+    clinic's steps are its own)."""
+    if not isinstance(value, str) or not is_kind(value):
+        raise ValidationError(
+            gettext_lazy("%(value)s is not a kind of message."), code="invalid_kind", params={"value": value}
+        )
 
 
 def alert_kind(level: str) -> MessageKind:

@@ -11,7 +11,7 @@ killed mid-send, or a broker that restarted empty, leaves the lease to expire an
 hands the row out again (at most one duplicate per send in flight, with the same Message-ID).
 
 Overdue cycles are taken the same way, on a stored due time (planning.py). Plans are made in
-planning.py, rows through rows.py.
+planning.py, rows through rows.py; check-in alerts are handed to workers by alerts.py.
 
 How soon (SPEC §5, issue 10): an alert's lease is 45 s and the urgent tick runs every 15 s, so
 a stranded alert is handed out again at most 58 s after it was taken or claimed; a reminder's
@@ -268,6 +268,14 @@ def claim_now(ids: list[int], now: datetime) -> list[tuple[int, int]]:
     return mine
 
 
+def release(ids: list[int], reason: str) -> None:
+    """Put claimed rows that no worker was given back to pending with the reason (the broker
+    would not take their tasks): the next tick claims them again."""
+    Delivery.objects.filter(pk__in=ids, status=Delivery.Status.SENDING).update(
+        status=Delivery.Status.PENDING, lease_expires_at=None, last_error=reason
+    )
+
+
 def create_alerts(*, patient: Patient, scope: str, kind: str, people, due_at: datetime, payload: dict) -> list[int]:
     """Alert rows (e.g. for an emergency check-in) through the same machinery as reminders.
     Call inside the transaction that saves what the alert is about."""
@@ -284,3 +292,17 @@ def create_alerts(*, patient: Patient, scope: str, kind: str, people, due_at: da
             scope=scope,
         )
     return [row.pk for row in rows]
+
+
+def create_test(*, patient: Patient, recipient, now: datetime) -> list[Delivery]:
+    """A test message to `recipient` (about `patient`, whom every row belongs to): one row per
+    channel, due now, which the minute tick sends. Returns the rows made."""
+    return create_rows(
+        patient=patient,
+        cycle=None,
+        kind=MessageKind.TEST,
+        occasion=now.isoformat(),
+        recipient=recipient,
+        due_at=now,
+        scope=f"p{patient.pk}:test",
+    )

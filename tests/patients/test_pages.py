@@ -207,3 +207,33 @@ def test_staff_links_on_a_patient_page_only_for_staff_of_that_clinic(world):
     )
     staff_page = client_for(world.staff).get(f"/patients/{world.patient.pk}/").content.decode()
     assert f"/clinic/patients/{world.patient.pk}/" in staff_page
+
+
+def test_update_clinic_takes_plain_values_and_recomputes_only_on_a_forecast_input(world):
+    """The service behind the settings page: a dict of changes, no form. Steps are checked again
+    (nothing saved when they break the rule); only a new reminder hour or new steps recompute."""
+    from django.core.exceptions import ValidationError
+
+    from patients import services
+    from patients.models import AuditEvent, Clinic
+    from patients.signals import forecast_inputs_changed
+
+    heard = []
+
+    def listener(sender, clinic, **kwargs):
+        heard.append(clinic.pk)
+
+    forecast_inputs_changed.connect(listener, sender=Clinic)
+    try:
+        with pytest.raises(ValidationError) as raised:
+            services.update_clinic(by=world.admin, clinic=world.clinic, changes={"reminder_steps": [5, 1]})
+        assert set(raised.value.message_dict) == {"reminder_steps"}
+        services.update_clinic(by=world.admin, clinic=world.clinic, changes={"phone": "555-0111"})
+        assert heard == []
+        services.update_clinic(by=world.admin, clinic=world.clinic, changes={"reminder_steps": [1, 21, 7]})
+        assert heard == [world.clinic.pk]
+    finally:
+        forecast_inputs_changed.disconnect(listener, sender=Clinic)
+    world.clinic.refresh_from_db()
+    assert world.clinic.phone == "555-0111" and world.clinic.reminder_steps == [21, 7, 1]
+    assert AuditEvent.objects.filter(clinic=world.clinic, what="clinic_settings").count() == 2

@@ -236,11 +236,11 @@ def test_the_broker_restarting_during_a_tick_loses_no_claim(world, tmp_path):
 
 def emergency_alerts(world, now: datetime) -> list[int]:
     """An emergency check-in's alert rows (the caregiver's e-mail, the clinic's alert address),
-    handed to the broker after the commit as symptoms.services does."""
+    handed to the broker after the commit as refills.notify.alerts does."""
     from django.db import transaction
 
     from refills.notify import recipients
-    from symptoms.services import hand_over
+    from refills.notify.alerts import hand_over
 
     with transaction.atomic():
         ids = outbox.create_alerts(

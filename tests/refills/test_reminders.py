@@ -155,7 +155,7 @@ def test_a_clinic_changing_its_steps_replans_the_unsent_steps(cycle, world):
     }
     form = ClinicSettingsForm(data, instance=clinic)
     assert form.is_valid(), form.errors
-    patient_services.update_clinic(by=world.admin, clinic=clinic, form=form)
+    patient_services.update_clinic(by=world.admin, clinic=clinic, changes=form.changes())
     kinds = set(Delivery.objects.filter(cycle=cycle, status="pending").values_list("kind", flat=True))
     assert {"step_21", "step_7", "step_1"} <= kinds and not {"step_14", "step_3"} & kinds
     step_21 = Delivery.objects.filter(cycle=cycle, kind="step_21").first()

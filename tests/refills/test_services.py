@@ -138,7 +138,7 @@ def test_any_input_change_recomputes_in_the_same_transaction(pumped):
     }
     form = ClinicSettingsForm(data, instance=clinic)
     assert form.is_valid(), form.errors
-    patient_services.update_clinic(by=pumped.admin, clinic=clinic, form=form)
+    patient_services.update_clinic(by=pumped.admin, clinic=clinic, changes=form.changes())
     cycle.refresh_from_db()
     assert cycle.reminder_at == datetime(2026, 3, 30, 5, 0, tzinfo=UTC)  # 07:00 CEST
 

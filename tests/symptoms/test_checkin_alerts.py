@@ -167,7 +167,7 @@ def test_a_failure_after_the_alert_rows_saves_nothing(pump):
 
 def test_after_the_commit_each_alert_is_claimed_and_queued(pump, django_capture_on_commit_callbacks):
     with (
-        mock.patch("symptoms.services.send_delivery.apply_async") as queued,
+        mock.patch("refills.tasks.send_delivery.apply_async") as queued,
         django_capture_on_commit_callbacks(execute=True),
     ):
         recorded = record(pump, pump.patient_user, ["seizure"], now=None)
@@ -179,7 +179,7 @@ def test_after_the_commit_each_alert_is_claimed_and_queued(pump, django_capture_
 
 def test_a_broker_failure_puts_the_alerts_back_for_the_tick(pump, django_capture_on_commit_callbacks):
     with (
-        mock.patch("symptoms.services.send_delivery.apply_async", side_effect=ConnectionRefusedError("broker down")),
+        mock.patch("refills.tasks.send_delivery.apply_async", side_effect=ConnectionRefusedError("broker down")),
         django_capture_on_commit_callbacks(execute=True),
     ):
         recorded = record(pump, pump.patient_user, ["seizure"], now=None)
