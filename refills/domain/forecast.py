@@ -166,7 +166,7 @@ def _drained_within(day: _Day, seconds: Fraction) -> Fraction:
     for start, end, rate in day.pieces:
         if seconds <= start:
             break
-        drained += (min(end, seconds) - start) * rate
+        drained += (min(Fraction(end), seconds) - start) * rate
     return drained + sum((ml for at, ml in day.drops if at <= seconds), Fraction(0))
 
 
@@ -295,12 +295,16 @@ def forecast(inputs: ForecastInputs) -> Forecast:
     reported_at = min(inputs.alarms_reported_at) if inputs.alarms_reported_at else None
 
     candidates = [
-        (alarm_at, 0, "low_reservoir_alarm"),
-        (stability_at, 1, "stability_limit"),
-        (printout_at, 2, "printout_alarm"),
-        (reported_at, 3, "alarm_reported"),
+        (at, rank, why)
+        for at, rank, why in (
+            (alarm_at, 0, "low_reservoir_alarm"),
+            (stability_at, 1, "stability_limit"),
+            (printout_at, 2, "printout_alarm"),
+            (reported_at, 3, "alarm_reported"),
+        )
+        if at is not None
     ]
-    due_at, _, reason = min((c for c in candidates if c[0] is not None), key=lambda c: (c[0], c[1]))
+    due_at, _, reason = min(candidates, key=lambda c: (c[0], c[1]))
     due_at = _truncate(due_at)
     reminder_at = latest_at_hour_before(due_at - REMINDER_LEAD, inputs.reminder_hour, inputs.zone)
 

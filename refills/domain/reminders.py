@@ -49,7 +49,7 @@ def priority(kind: str) -> int:
     return PRIORITY.get("step" if is_step(kind) else kind, 0)
 
 
-def validate_steps(days) -> tuple[int, ...]:
+def validate_steps(days: object) -> tuple[int, ...]:
     """The clinic's steps, checked (the rule lives with the clinic: patients/rules.py)."""
     return validate_reminder_steps(days)
 
