@@ -23,21 +23,14 @@ from patients import services as patient_services
 from patients.models import AuditEvent, CaregiverLink, Patient, QueueItem, QueueKind, User
 
 from .domain import catalog, chain
+from .domain.clock import at_local_hour, truncate, utc_offset_minutes
 from .domain.events import EventContext, EventError, EventValues, check_time, parse_event, values_to_json
-from .domain.forecast import Forecast, ForecastInputs, at_local_hour, forecast
+from .domain.forecast import Forecast, ForecastInputs, forecast
 from .domain.programs import parse_program, program_to_dict
 from .models import PumpEvent, PumpProfile, RefillCycle
 from .notify import planning
 
 FILL_KINDS = (PumpEvent.Kind.REFILL, PumpEvent.Kind.PUMP_REPLACED)
-
-
-def utc_offset_minutes(zone: str, at: datetime) -> int:
-    return int(at.astimezone(ZoneInfo(zone)).utcoffset().total_seconds() // 60)
-
-
-def truncate(at: datetime) -> datetime:
-    return at.replace(microsecond=0)
 
 
 # --- Reading the chain ------------------------------------------------------------------

@@ -23,7 +23,7 @@ from patients import services as patient_services
 from patients.models import Patient, QueueItem, QueueKind
 
 from ..domain import reminders
-from ..domain.forecast import first_at_hour_after, latest_at_hour_before
+from ..domain.clock import first_at_hour_after, latest_at_hour_before, local_date
 from ..models import Acknowledgement, Delivery, RefillCycle
 from . import content, recipients
 from .kinds import ACK_CANCELS, PLAN_KINDS, MessageKind
@@ -268,7 +268,7 @@ def _overdue_work(cycle: RefillCycle, people: list[recipients.Recipient], now: d
     repeat_at = latest_at_hour_before(now, hour, zone)
     rows: list[Delivery] = []
     if cycle.refill_due_at < repeat_at:
-        occasion = reminders.local_date(repeat_at, zone)
+        occasion = local_date(repeat_at, zone)
         for person in people:
             rows += build_rows(
                 patient=patient,

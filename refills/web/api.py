@@ -21,6 +21,7 @@ from patients.access import get_visible_patient, is_clinic_staff
 from patients.models import Patient
 
 from .. import services
+from ..domain.clock import truncate
 from ..models import PumpEvent, PumpProfile
 from .serializers import (
     ForecastResponseSerializer,
@@ -182,7 +183,7 @@ class ForecastView(PatientScopedView):
 
     def get(self, request, patient_id):
         self.patient = self.get_patient()
-        result = services.forecast_for(self.patient, services.truncate(timezone.now()))
+        result = services.forecast_for(self.patient, truncate(timezone.now()))
         audit.record_staff_read(request, self.patient, "forecast")
         answer = {"forecast": result, "reason": None if result else self._no_forecast_reason()}
         return Response(self.get_serializer(answer).data)

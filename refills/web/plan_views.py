@@ -9,7 +9,7 @@ too, so the page and the API can never disagree about what is planned or who may
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django import forms
@@ -34,6 +34,7 @@ from patients.access import get_visible_patient, visible_patients
 from patients.models import Patient, User
 
 from .. import services
+from ..domain.clock import local_instant
 from ..domain.events import DATE_OUT_OF_RANGE, date_in_range
 from ..models import Acknowledgement, Delivery, RefillCycle
 from ..notify import calendar, recipients
@@ -317,15 +318,6 @@ def reminder_plan_page(request, patient_id):
 
 
 # --- The booked refill appointment -----------------------------------------------------------
-
-
-def local_instant(day, clock, zone: str) -> datetime | None:
-    """The instant a wall clock in `zone` shows day + clock; None when the clocks skip it.
-    A time that happens twice (clocks go back) is the first of the two."""
-    tz = ZoneInfo(zone)
-    wall = datetime.combine(day, clock).replace(second=0, microsecond=0)
-    instant = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
-    return instant if instant.astimezone(tz).replace(tzinfo=None) == wall else None
 
 
 class TimeOfDayInput(forms.TimeInput):
