@@ -218,6 +218,8 @@ def _open_alarm_item(patient: Patient, event: PumpEvent, tone: str, now: datetim
 
 
 def _apply_replacement(profile: PumpProfile, parsed: EventValues, occurred_at: datetime) -> None:
+    # parse_event gives a replacement both, or raises EventError.
+    assert parsed.capacity_ml is not None and parsed.alarm_volume_ml is not None
     profile.model = parsed.model
     profile.capacity_ml = parsed.capacity_ml
     profile.alarm_volume_ml = parsed.alarm_volume_ml
@@ -403,7 +405,7 @@ def book_appointment(patient: Patient, at: datetime | None, by: User, *, now: da
         if not patient.is_active:
             status = patient.get_status_display().lower()
             raise _conflict(f"This patient is {status}: there are no refill appointments.")
-        if cycle is None or not cycle.has_forecast:
+        if cycle is None or cycle.refill_due_at is None:  # no forecast (has_forecast, spelled out)
             raise _conflict("There is no refill date yet, so there is nothing to book. Record a refill first.")
         if at is not None:
             if timezone.is_naive(at):

@@ -15,6 +15,7 @@ from django.urls import reverse
 from patients.emails import render_text
 
 from ..domain.clock import days_between, in_zone, local_day
+from ..models import RefillCycle
 from . import acks, calendar
 from .channels import Message
 from .kinds import MessageKind, subject_of
@@ -89,7 +90,10 @@ class RenderedMessage(Message):
     """A Message whose bodies are rendered from one context when first read, each at most once:
     an e-mail never renders the SMS, an SMS never the e-mail's parts or its calendar event."""
 
-    def __init__(self, *, subject: str, link: str, context: dict, calendar_cycle=None):
+    _context: dict  # the templates' context
+    _calendar_cycle: RefillCycle | None  # the cycle whose calendar event goes with an e-mail
+
+    def __init__(self, *, subject: str, link: str, context: dict, calendar_cycle: RefillCycle | None = None):
         # A frozen dataclass: set the fields the way its own __init__ does.
         object.__setattr__(self, "subject", subject)
         object.__setattr__(self, "link", link)

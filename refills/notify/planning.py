@@ -255,8 +255,10 @@ def _overdue_work(cycle: RefillCycle, people: list[recipients.Recipient], now: d
     that comes first."""
     patient = cycle.patient
     hour, zone = patient.clinic.reminder_hour, patient.time_zone
-    if cycle.refill_due_at > now:  # not overdue (yet): its time was set before a re-plan moved the date
-        return _OverdueWork(cycle, [], [], cycle.refill_due_at)
+    due_at = cycle.refill_due_at
+    assert due_at is not None  # _open_overdue passes only cycles with a refill date
+    if due_at > now:  # not overdue (yet): its time was set before a re-plan moved the date
+        return _OverdueWork(cycle, [], [], due_at)
     source = f"cycle:{cycle.pk}"
     items = [{"patient": patient, "kind": QueueKind.OVERDUE, "tier": QueueItem.Tier.OVERDUE, "source": source}]
     if cycle.empty_at is not None and cycle.empty_at <= now:
@@ -267,7 +269,7 @@ def _overdue_work(cycle: RefillCycle, people: list[recipients.Recipient], now: d
     # the first one after now - 24 h, which on a 23-hour DST day is yesterday's, an hour late).
     repeat_at = latest_at_hour_before(now, hour, zone)
     rows: list[Delivery] = []
-    if cycle.refill_due_at < repeat_at:
+    if due_at < repeat_at:
         occasion = local_date(repeat_at, zone)
         for person in people:
             rows += build_rows(

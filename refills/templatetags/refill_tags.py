@@ -169,7 +169,7 @@ def build_card(patient: Patient, cycle: RefillCycle | None, now: datetime) -> Re
             no_forecast=_("There is no refill date because this record is marked “%(status)s”.")
             % {"status": patient.get_status_display()},
         )
-    if cycle is None or not cycle.has_forecast:
+    if cycle is None or cycle.refill_due_at is None:  # no forecast (has_forecast, spelled out)
         return RefillCard(
             patient,
             has_forecast=False,

@@ -7,6 +7,7 @@ services validate and write. Staff reads are audited here, writes by the service
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import cast
 
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -87,7 +88,7 @@ class PumpProfileView(PatientScopedView):
         self.patient = self.get_patient()
         if not is_clinic_staff(request.user, self.patient):
             raise PermissionDenied("Only the patient's clinic staff can change the pump profile.")
-        serializer = self.get_serializer(data=request.data)
+        serializer = cast(PumpProfileSerializer, self.get_serializer(data=request.data))  # serializer_class
         serializer.is_valid(raise_exception=True)
         created = not PumpProfile.objects.filter(patient=self.patient).exists()
         try:

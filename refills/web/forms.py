@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from django import forms
@@ -47,7 +48,13 @@ def _text(value) -> str:
     return "" if value is None else str(value)
 
 
-class ServiceErrorsMixin:
+if TYPE_CHECKING:
+    _Form = forms.BaseForm  # what ServiceErrorsMixin is mixed into
+else:
+    _Form = object
+
+
+class ServiceErrorsMixin(_Form):
     def add_service_errors(self, error: ValidationError, *, only_new=False, ignore=()) -> None:
         """Put a service's errors on the fields they name; the rest on the form. With
         only_new, a field that already shows an error keeps just its own."""
@@ -119,8 +126,9 @@ class PumpProfileForm(ServiceErrorsMixin, forms.Form):
         return [self[name] for name in self.RISK_FIELDS]
 
     def clean(self):
-        data = super().clean()
-        model = catalog.CATALOG.get(data.get("model"))
+        super().clean()  # returns self.cleaned_data
+        data = self.cleaned_data
+        model = catalog.CATALOG.get(data.get("model", ""))  # absent when the choice was invalid
         if model is not None:
             if model.capacity_ml is None and data.get("capacity_ml") is None:
                 self.add_error("capacity_ml", _("Enter the reservoir size: this pump model has no fixed size."))
@@ -198,8 +206,9 @@ class EventForm(ServiceErrorsMixin, forms.Form):
 
     # The fields ------------------------------------------------------------------------------
 
-    def _build_fields(self) -> dict:
-        kind, fields = self.target_kind, {}
+    def _build_fields(self) -> dict[str, forms.Field]:
+        kind = self.target_kind
+        fields: dict[str, forms.Field] = {}
         if self.kind != Kind.CORRECTION:
             fields["occurred_date"] = forms.DateField(label=_("Date"), widget=DateInput)
             fields["occurred_time"] = forms.TimeField(
@@ -353,7 +362,8 @@ class EventForm(ServiceErrorsMixin, forms.Form):
         return day
 
     def clean(self):
-        data = super().clean()
+        super().clean()  # returns self.cleaned_data
+        data = self.cleaned_data
         if self.has_program:
             other = data.get("concentration_other")
             if data.get("concentration") == "other" and other is None and "concentration_other" not in self.errors:
