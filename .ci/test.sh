@@ -138,9 +138,8 @@ begin lint
 finish
 
 # --- (e) types -----------------------------------------------------------------------------
-# mypy as [tool.mypy] in pyproject.toml says: which files, the strict pure modules, and refills/
-# checked only in refills/domain/ for now. Including all of refills is a one-line change there:
-# delete its `exclude` line. No cache, so a stale one can never pass or fail this stage.
+# mypy as [tool.mypy] in pyproject.toml says: which files (all of refills/ among them) and the
+# strict pure modules. No cache, so a stale one can never pass or fail this stage.
 begin types
 "$VENV/bin/mypy" --no-incremental --cache-dir=/dev/null
 finish

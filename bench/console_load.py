@@ -125,8 +125,8 @@ def seed(patient_count: int, checkin_count: int) -> dict:
 
     from patients.middleware import LAST_SEEN, STARTED
     from patients.models import Clinic, ClinicMembership, Patient, QueueItem, User
+    from refills.domain.clock import utc_offset_minutes
     from refills.models import PumpEvent, PumpProfile, RefillCycle
-    from refills.services import utc_offset_minutes
     from symptoms import triage
     from symptoms.models import CheckIn
 

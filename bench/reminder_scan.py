@@ -501,7 +501,7 @@ def overdue(n: int, n_cycles: int, runs: int = 101) -> dict:
     with none; then the reminder-hour minute when their n daily repeats fall due."""
     from django.db import connection
 
-    from refills.domain.forecast import first_at_hour_after, latest_at_hour_before
+    from refills.domain.clock import first_at_hour_after, latest_at_hour_before
     from refills.models import Delivery, RefillCycle
 
     hour = 9  # seed_clinics

@@ -276,16 +276,11 @@ def pump_rows(pump: PumpProfile, statuses: list[str]) -> list[tuple[str, str]]:
 
 
 def plan_rows(lines: list[selectors.PlanLine]) -> list[tuple[str, datetime, str, bool]]:
-    # STATUS_SHORT and KIND_NAMES (refills, not type-checked yet) are typed as keyed by their
-    # TextChoices; a str finds the same entry. The ignores go when refills annotates them.
     return [
         (
             kind_label(line.kind),
             line.due_at,
-            ", ".join(
-                f"{n} {STATUS_SHORT.get(status, status)}"  # type: ignore[call-overload]  # see above
-                for status, n in sorted(line.statuses.items())
-            ),
+            ", ".join(f"{n} {STATUS_SHORT.get(status, status)}" for status, n in sorted(line.statuses.items())),
             bool(line.statuses.get("dead")),
         )
         for line in lines
@@ -317,7 +312,7 @@ def patient_panel(request, patient_id):
         "events": [
             (
                 line,
-                KIND_NAMES.get(line.event.kind, line.event.get_kind_display()),  # type: ignore[call-overload]  # plan_rows
+                KIND_NAMES.get(line.event.kind, line.event.get_kind_display()),
                 value_lines(line.values_in_force),
             )
             for line in panel.events

@@ -40,6 +40,7 @@ from patients.access import staff_clinics, visible_patients
 from patients.models import AuditEvent, CaregiverLink, Patient, QueueItem
 from refills import statuses as refill_statuses
 from refills.domain import catalog
+from refills.domain.clock import days_between
 from refills.domain.forecast import Forecast, forecast
 from refills.models import Acknowledgement, Delivery, PumpEvent, PumpProfile, RefillCycle
 from refills.notify.kinds import END_OF_SERVICE
@@ -202,12 +203,6 @@ class ListRow:
     @property
     def zone(self) -> str:
         return self.patient.time_zone
-
-
-def days_between(at: datetime, now: datetime, zone: str) -> int:
-    """The local date of `at` minus today's local date, in `zone` (may be negative)."""
-    tz = ZoneInfo(zone)
-    return (at.astimezone(tz).date() - now.astimezone(tz).date()).days
 
 
 def list_rows(patients, now: datetime) -> list[ListRow]:

@@ -2,6 +2,7 @@
 refills/services.py records events and stores what the forecast returns."""
 
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -15,6 +16,9 @@ from patients.models import Patient, User
 from .domain import catalog
 from .domain.events import DATE_OUT_OF_RANGE, date_in_range
 from .notify.kinds import validate_kind
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 class PumpProfile(models.Model):
@@ -44,7 +48,7 @@ class PumpProfile(models.Model):
         return f"{self.get_model_display()} for {self.patient}"
 
     def clean(self):
-        errors = {}
+        errors: dict[str, list[StrOrPromise]] = {}
         for name in ("implant_date", "eri_date"):
             day = getattr(self, name)
             if isinstance(day, date) and not date_in_range(day):

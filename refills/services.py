@@ -23,21 +23,14 @@ from patients import services as patient_services
 from patients.models import AuditEvent, CaregiverLink, Patient, QueueItem, QueueKind, User
 
 from .domain import catalog, chain
+from .domain.clock import at_local_hour, truncate, utc_offset_minutes
 from .domain.events import EventContext, EventError, EventValues, check_time, parse_event, values_to_json
-from .domain.forecast import Forecast, ForecastInputs, at_local_hour, forecast
+from .domain.forecast import Forecast, ForecastInputs, forecast
 from .domain.programs import parse_program, program_to_dict
 from .models import PumpEvent, PumpProfile, RefillCycle
 from .notify import planning
 
 FILL_KINDS = (PumpEvent.Kind.REFILL, PumpEvent.Kind.PUMP_REPLACED)
-
-
-def utc_offset_minutes(zone: str, at: datetime) -> int:
-    return int(at.astimezone(ZoneInfo(zone)).utcoffset().total_seconds() // 60)
-
-
-def truncate(at: datetime) -> datetime:
-    return at.replace(microsecond=0)
 
 
 # --- Reading the chain ------------------------------------------------------------------
@@ -168,12 +161,12 @@ def record_event(
         occurred_at = truncate(occurred_at)
         errors: dict[str, list[str]] = {}
         check_time(occurred_at, ctx, errors, correction=kind == PumpEvent.Kind.CORRECTION)
+        parsed: EventValues | None = None
         try:
             parsed = parse_event(target_kind, values, occurred_at, ctx)
         except EventError as error:
             errors.update({k: errors.get(k, []) + v for k, v in error.errors.items()})
-            parsed = None
-        if errors:
+        if errors or parsed is None:
             raise ValidationError(errors)
 
         event = PumpEvent(
@@ -247,6 +240,8 @@ def _open_alarm_item(patient: Patient, event: PumpEvent, tone: str, now: datetim
 
 
 def _apply_replacement(profile: PumpProfile, parsed: EventValues, occurred_at: datetime) -> None:
+    # parse_event gives a replacement both, or raises EventError.
+    assert parsed.capacity_ml is not None and parsed.alarm_volume_ml is not None
     profile.model = parsed.model
     profile.capacity_ml = parsed.capacity_ml
     profile.alarm_volume_ml = parsed.alarm_volume_ml
@@ -460,7 +455,7 @@ def book_appointment(patient: Patient, at: datetime | None, by: User, *, now: da
         if not patient.is_active:
             status = patient.get_status_display().lower()
             raise _conflict(f"This patient is {status}: there are no refill appointments.")
-        if cycle is None or not cycle.has_forecast:
+        if cycle is None or cycle.refill_due_at is None:  # no forecast (has_forecast, spelled out)
             raise _conflict("There is no refill date yet, so there is nothing to book. Record a refill first.")
         if at is not None:
             if timezone.is_naive(at):

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from typing import TypeVar
 
 from . import catalog, numbers
 from .forecast import DoseProgram, Forecast, ForecastInputs, forecast, volume_at
@@ -23,6 +24,8 @@ EXPLANTED = "explanted"
 ALARM_REPORTED = "alarm_reported"
 CORRECTION = "correction"
 PROGRAMMING_KINDS = (REFILL, REPROGRAM, PUMP_REPLACED)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -90,9 +93,8 @@ def forecast_warnings(result: Forecast) -> list[str]:
     alarm = result.low_reservoir_alarm_at
     if alarm is not None and result.stability_limit_at < alarm:
         warnings.append("The drug reaches its stability limit before the low-reservoir alarm: refill by the limit.")
-    printout = result.inputs.printout_alarm_date
-    if printout is not None and alarm is not None:
-        start = result.printout_alarm_at
+    start = result.printout_alarm_at  # set exactly when the inputs have a printout date
+    if start is not None and alarm is not None:
         end = start + timedelta(days=1)
         if alarm < start - timedelta(hours=24) or alarm > end + timedelta(hours=24):
             warnings.append(
@@ -100,6 +102,13 @@ def forecast_warnings(result: Forecast) -> list[str]:
                 " and program entered; the earlier date is used."
             )
     return warnings
+
+
+def _given(value: T | None, name: str, event: ChainEvent) -> T:
+    """A value every programming event has (events.parse_event requires it)."""
+    if value is None:
+        raise ValueError(f"{event.kind} event {event.key!r} has no {name}")
+    return value
 
 
 def replay(events: list[ChainEvent], settings: Settings, now: datetime) -> Replay:
@@ -110,11 +119,13 @@ def replay(events: list[ChainEvent], settings: Settings, now: datetime) -> Repla
     # the inputs but not that date), so a refill needs no forecast of its own to compare.
     empty_at: datetime | None = None
 
-    def inputs_for(event: ChainEvent, volume: Decimal, last_fill_at: datetime, printout: date | None):
+    def inputs_for(
+        event: ChainEvent, volume: Decimal | None, last_fill_at: datetime, printout: date | None
+    ) -> ForecastInputs:
         return ForecastInputs(
             t0=event.at,
-            v0_ml=volume,
-            program=event.program,
+            v0_ml=_given(volume, "volume", event),
+            program=_given(event.program, "program", event),
             pump_utc_offset_minutes=event.utc_offset_minutes,
             alarm_volume_ml=settings.alarm_volume_ml,
             last_fill_at=last_fill_at,
@@ -169,7 +180,7 @@ def replay(events: list[ChainEvent], settings: Settings, now: datetime) -> Repla
         else:
             raise ValueError(f"unknown event kind {event.kind!r}")
 
-        warnings += program_warnings(event.program)
+        warnings += program_warnings(_given(event.program, "program", event))
         after = forecast(inputs)
         empty_at = after.empty_at
         warnings += forecast_warnings(after)

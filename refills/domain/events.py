@@ -6,6 +6,7 @@ a form or the API can show them all at once and nothing is saved.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -63,7 +64,11 @@ class EventValues:
     eri_date: date | None = None
 
 
-def _number(values: dict, field: str, errors: dict, *, required: bool) -> Decimal | None:
+Values = Mapping[str, object]  # an event's values as typed or sent, before they are checked
+Errors = dict[str, list[str]]  # field → messages
+
+
+def _number(values: Values, field: str, errors: Errors, *, required: bool) -> Decimal | None:
     raw = values.get(field)
     if raw in (None, ""):
         if required:
@@ -82,7 +87,7 @@ def _number(values: dict, field: str, errors: dict, *, required: bool) -> Decima
     return number
 
 
-def _date(values: dict, field: str, errors: dict) -> date | None:
+def _date(values: Values, field: str, errors: Errors) -> date | None:
     raw = values.get(field)
     if raw in (None, ""):
         return None
@@ -100,7 +105,7 @@ def _date(values: dict, field: str, errors: dict) -> date | None:
     return raw
 
 
-def _date_ahead(values: dict, field: str, errors: dict, occurred_at: datetime) -> date | None:
+def _date_ahead(values: Values, field: str, errors: Errors, occurred_at: datetime) -> date | None:
     """A date from the event's day on (a day's slack for its zone), within MAX_DATE_AHEAD of it."""
     day = _date(values, field, errors)
     if day is None or not date_in_range(occurred_at.date()):  # check_time explains the latter
@@ -111,7 +116,7 @@ def _date_ahead(values: dict, field: str, errors: dict, occurred_at: datetime) -
     return day
 
 
-def check_time(occurred_at: datetime, ctx: EventContext, errors: dict, *, correction: bool) -> None:
+def check_time(occurred_at: datetime, ctx: EventContext, errors: Errors, *, correction: bool) -> None:
     if not date_in_range(occurred_at.date()):
         errors.setdefault("occurred_at", []).append(DATE_OUT_OF_RANGE)
         return
@@ -125,7 +130,9 @@ def check_time(occurred_at: datetime, ctx: EventContext, errors: dict, *, correc
         )
 
 
-def _volume(values, field, errors, capacity, *, required: bool, allow_zero: bool) -> Decimal | None:
+def _volume(
+    values: Values, field: str, errors: Errors, capacity: Decimal, *, required: bool, allow_zero: bool
+) -> Decimal | None:
     volume = _number(values, field, errors, required=required)
     if volume is None:
         return None
@@ -136,7 +143,7 @@ def _volume(values, field, errors, capacity, *, required: bool, allow_zero: bool
     return volume
 
 
-def _program(values, errors, family: str) -> DoseProgram | None:
+def _program(values: Values, errors: Errors, family: str) -> DoseProgram | None:
     try:
         program = parse_program(values.get("program"))
     except ProgramError as error:
@@ -151,46 +158,52 @@ def _program(values, errors, family: str) -> DoseProgram | None:
     return program
 
 
-def parse_event(kind: str, values: dict, occurred_at: datetime, ctx: EventContext) -> EventValues:
+def parse_event(kind: str, values: Values, occurred_at: datetime, ctx: EventContext) -> EventValues:
     """Typed, validated values for an event of `kind` (for a correction: of its target's kind)."""
     if kind not in KINDS or kind == CORRECTION:
         raise EventError({"kind": [f"Choose one of: {', '.join(k for k in KINDS if k != CORRECTION)}."]})
     if not isinstance(values, dict):
         raise EventError({"values": ["Give the event's values as an object."]})
-    errors: dict[str, list[str]] = {}
+    errors: Errors = {}
     capacity = ctx.capacity_ml
     family = ctx.pump_family
+    model = values.get("model")
     if kind == PUMP_REPLACED:
-        model = values.get("model")
+        replaced: Decimal | None = capacity
         if not isinstance(model, str) or model not in catalog.CATALOG:
             errors.setdefault("model", []).append("Choose a pump model from the list.")
         else:
             family = catalog.CATALOG[model].family
-            capacity = catalog.CATALOG[model].capacity_ml or _number(values, "capacity_ml", errors, required=True)
-            if capacity is not None and capacity <= 0:
+            replaced = catalog.CATALOG[model].capacity_ml or _number(values, "capacity_ml", errors, required=True)
+            if replaced is not None and replaced <= 0:
                 errors.setdefault("capacity_ml", []).append("Must be more than 0 mL.")
-            elif capacity is not None and capacity > MAX_CAPACITY_ML:
+            elif replaced is not None and replaced > MAX_CAPACITY_ML:
                 errors.setdefault("capacity_ml", []).append(f"At most {MAX_CAPACITY_ML} mL.")
-        capacity = capacity if capacity and capacity > 0 else Decimal("1000000")
+        capacity = replaced if replaced and replaced > 0 else Decimal("1000000")
 
-    parsed: dict = {"kind": kind}
+    # What EventValues holds for this kind; the rest keeps its default.
+    program: DoseProgram | None = None
+    volume: Decimal | None = None
+    aspirated: Decimal | None = None
+    printout: date | None = None
+    tone = ""
+    new_model = ""
+    new_capacity: Decimal | None = None
+    alarm: Decimal | None = None
+    eri: date | None = None
     if kind in (REFILL, REPROGRAM, PUMP_REPLACED):
-        parsed["program"] = _program(values, errors, family)
-        parsed["volume_ml"] = _volume(
-            values, "volume_ml", errors, capacity, required=kind != REPROGRAM, allow_zero=False
-        )
-        parsed["printout_alarm_date"] = _date_ahead(values, "printout_alarm_date", errors, occurred_at)
-        program = parsed["program"]
+        program = _program(values, errors, family)
+        volume = _volume(values, "volume_ml", errors, capacity, required=kind != REPROGRAM, allow_zero=False)
+        printout = _date_ahead(values, "printout_alarm_date", errors, occurred_at)
         if program is not None and program.daily_dose_mcg_total / program.concentration_mcg_per_ml > capacity:
             errors.setdefault("program", []).append(
                 "This program would take more than the pump holds every day. Check the dose and concentration."
             )
     if kind == REFILL:
-        parsed["aspirated_ml"] = _volume(values, "aspirated_ml", errors, capacity, required=True, allow_zero=True)
+        aspirated = _volume(values, "aspirated_ml", errors, capacity, required=True, allow_zero=True)
     if kind == REPROGRAM:
         if not ctx.has_fill:
             errors.setdefault("kind", []).append("Record a refill before a reprogram.")
-        program = parsed["program"]
         if (
             program
             and ctx.current_concentration is not None
@@ -199,29 +212,40 @@ def parse_event(kind: str, values: dict, occurred_at: datetime, ctx: EventContex
             errors.setdefault("program.concentration_mcg_per_ml", []).append(
                 "A reprogram cannot change the concentration: only a refill can."
             )
-    if kind == PUMP_REPLACED and "model" not in errors:
-        parsed["model"] = values["model"]
-        parsed["capacity_ml"] = capacity
-        default_alarm = catalog.CATALOG[values["model"]].alarm_volume_ml
+    if kind == PUMP_REPLACED and isinstance(model, str) and model in catalog.CATALOG:  # no "model" error
+        new_model = model
+        new_capacity = capacity
+        default_alarm = catalog.CATALOG[model].alarm_volume_ml
         alarm = _number(values, "alarm_volume_ml", errors, required=default_alarm is None)
         alarm = alarm if alarm is not None else default_alarm
         if alarm is not None and (alarm < 0 or alarm >= capacity):
             errors.setdefault("alarm_volume_ml", []).append("Must be from 0 to less than the pump's capacity.")
-        parsed["alarm_volume_ml"] = alarm
-        parsed["eri_date"] = _date_ahead(values, "eri_date", errors, occurred_at)
+        eri = _date_ahead(values, "eri_date", errors, occurred_at)
     if kind == ALARM_REPORTED:
-        tone = values.get("tone")
-        if tone not in ALARM_TONES:
+        given_tone = values.get("tone")
+        if not isinstance(given_tone, str) or given_tone not in ALARM_TONES:
             errors.setdefault("tone", []).append("Choose single tone or two-tone.")
-        parsed["tone"] = tone or ""
+        else:
+            tone = given_tone
     if errors:
         raise EventError(errors)
-    return EventValues(**parsed)
+    return EventValues(
+        kind=kind,
+        program=program,
+        volume_ml=volume,
+        aspirated_ml=aspirated,
+        printout_alarm_date=printout,
+        tone=tone,
+        model=new_model,
+        capacity_ml=new_capacity,
+        alarm_volume_ml=alarm,
+        eri_date=eri,
+    )
 
 
-def values_to_json(values: EventValues) -> dict:
+def values_to_json(values: EventValues) -> dict[str, object]:
     """What is stored in PumpEvent.values (strings for decimals and dates)."""
-    out: dict = {}
+    out: dict[str, object] = {}
     for name in ("volume_ml", "aspirated_ml", "capacity_ml", "alarm_volume_ml"):
         if getattr(values, name) is not None:
             out[name] = str(getattr(values, name))

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from fractions import Fraction
-from zoneinfo import ZoneInfo
+
+from .clock import days_between, latest_at_hour_before, start_of_local_day, truncate
 
 DAY = 86_400  # seconds
 HORIZON_DAYS = 36_525  # a crossing more than a century away is "never" (and past datetime's range)
@@ -166,7 +167,7 @@ def _drained_within(day: _Day, seconds: Fraction) -> Fraction:
     for start, end, rate in day.pieces:
         if seconds <= start:
             break
-        drained += (min(end, seconds) - start) * rate
+        drained += (min(Fraction(end), seconds) - start) * rate
     return drained + sum((ml for at, ml in day.drops if at <= seconds), Fraction(0))
 
 
@@ -213,60 +214,10 @@ def volume_at(inputs: ForecastInputs, at: datetime, day: _Day | None = None) -> 
     return Fraction(inputs.v0_ml) - whole_days * day.total_ml - _drained_within(day, elapsed - whole_days * DAY)
 
 
-# --- Wall-clock helpers -------------------------------------------------------------------
-
-
-def at_local_hour(day_: date, hour: int, zone: ZoneInfo) -> datetime:
-    """The instant the wall clock in `zone` shows `hour`:00 on `day_`; when that hour does not
-    exist (a DST gap) or repeats, the first instant at or after it."""
-    wall = datetime.combine(day_, time(hour))
-    first = wall.replace(tzinfo=zone, fold=0)
-    if first.astimezone(ZoneInfo("UTC")).astimezone(zone).replace(tzinfo=None) == wall:
-        return first.astimezone(ZoneInfo("UTC"))  # exists; fold=0 is the first of a repeat
-    # In a gap: walk forward from the earliest reading to the first instant at or after it.
-    instant = min(wall.replace(tzinfo=zone, fold=f).astimezone(ZoneInfo("UTC")) for f in (0, 1))
-    while instant.astimezone(zone).replace(tzinfo=None) < wall:
-        instant += timedelta(minutes=1)
-    return instant
-
-
-def latest_at_hour_before(deadline: datetime, hour: int, zone_name: str) -> datetime:
-    """The latest instant at `hour`:00 local time that is at or before `deadline`."""
-    zone = ZoneInfo(zone_name)
-    local_day = deadline.astimezone(zone).date()
-    for back in range(3):
-        candidate = at_local_hour(local_day - timedelta(days=back), hour, zone)
-        if candidate <= deadline:
-            return candidate
-    raise AssertionError("no reminder hour within three days")  # pragma: no cover
-
-
-def first_at_hour_after(after: datetime, hour: int, zone_name: str) -> datetime:
-    """The first instant at `hour`:00 local time that is strictly after `after`: the reminder
-    hour of the next day on the wall clock, whatever length (23, 24 or 25 hours) that day has.
-    The counterpart of `latest_at_hour_before`: at that instant, it returns this one."""
-    zone = ZoneInfo(zone_name)
-    local_day = after.astimezone(zone).date()
-    for ahead in range(3):
-        candidate = at_local_hour(local_day + timedelta(days=ahead), hour, zone)
-        if candidate > after:
-            return candidate
-    raise AssertionError("no reminder hour within three days")  # pragma: no cover
-
-
-def _start_of_local_day(day_: date, zone_name: str) -> datetime:
-    zone = ZoneInfo(zone_name)
-    return at_local_hour(day_, 0, zone)
-
-
 def _quantize(value: Fraction | Decimal, places: str) -> Decimal:
     if isinstance(value, Fraction):
         value = Decimal(value.numerator) / Decimal(value.denominator)
     return Decimal(value).quantize(Decimal(places), rounding=ROUND_FLOOR)
-
-
-def _truncate(instant: datetime) -> datetime:
-    return instant.replace(microsecond=0)
 
 
 REMINDER_LEAD = timedelta(days=7)
@@ -290,22 +241,25 @@ def forecast(inputs: ForecastInputs) -> Forecast:
     day = _day(inputs)
     alarm_at = _crossing(inputs, day, inputs.alarm_volume_ml)
     empty_at = _crossing(inputs, day, Decimal(0))
-    stability_at = _truncate(inputs.last_fill_at + timedelta(days=inputs.max_days_in_pump))
-    printout_at = _start_of_local_day(inputs.printout_alarm_date, inputs.zone) if inputs.printout_alarm_date else None
+    stability_at = truncate(inputs.last_fill_at + timedelta(days=inputs.max_days_in_pump))
+    printout_at = start_of_local_day(inputs.printout_alarm_date, inputs.zone) if inputs.printout_alarm_date else None
     reported_at = min(inputs.alarms_reported_at) if inputs.alarms_reported_at else None
 
     candidates = [
-        (alarm_at, 0, "low_reservoir_alarm"),
-        (stability_at, 1, "stability_limit"),
-        (printout_at, 2, "printout_alarm"),
-        (reported_at, 3, "alarm_reported"),
+        (at, rank, why)
+        for at, rank, why in (
+            (alarm_at, 0, "low_reservoir_alarm"),
+            (stability_at, 1, "stability_limit"),
+            (printout_at, 2, "printout_alarm"),
+            (reported_at, 3, "alarm_reported"),
+        )
+        if at is not None
     ]
-    due_at, _, reason = min((c for c in candidates if c[0] is not None), key=lambda c: (c[0], c[1]))
-    due_at = _truncate(due_at)
+    due_at, _, reason = min(candidates, key=lambda c: (c[0], c[1]))
+    due_at = truncate(due_at)
     reminder_at = latest_at_hour_before(due_at - REMINDER_LEAD, inputs.reminder_hour, inputs.zone)
 
-    zone = ZoneInfo(inputs.zone)
-    days_left = (due_at.astimezone(zone).date() - inputs.now.astimezone(zone).date()).days
+    days_left = days_between(due_at, inputs.now, inputs.zone)
     volume_now = max(Fraction(0), volume_at(inputs, inputs.now, day))
     daily_dose = program.daily_dose_mcg_total
     return Forecast(

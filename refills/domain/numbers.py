@@ -25,6 +25,8 @@ def places(number: Decimal) -> int:
         kept -= 1
     if not kept:
         return 0
+    if not isinstance(exponent, int):  # "n", "N" or "F": a NaN with a payload (callers pass finite numbers)
+        raise TypeError("places of a number that is not finite")
     return max(0, -(exponent + len(digits) - kept))
 
 

@@ -39,7 +39,13 @@ class ProgramError(ValueError):
 
 
 def _decimal(
-    value, field: str, errors: dict, *, positive=False, non_negative=False, most: Decimal | None = None
+    value: object,
+    field: str,
+    errors: dict[str, list[str]],
+    *,
+    positive: bool = False,
+    non_negative: bool = False,
+    most: Decimal | None = None,
 ) -> Decimal | None:
     if isinstance(value, bool) or value is None or value == "":
         errors.setdefault(field, []).append("Enter a number.")
@@ -65,7 +71,7 @@ def _decimal(
     return number
 
 
-def _minute(value, field: str, errors: dict) -> int | None:
+def _minute(value: object, field: str, errors: dict[str, list[str]]) -> int | None:
     match = HHMM.match(str(value).strip()) if isinstance(value, str) else None
     if not match:
         errors.setdefault(field, []).append("Write the time as HH:MM, from 00:00 to 23:59.")
@@ -77,7 +83,7 @@ def _hhmm(minute: int) -> str:
     return f"{minute // 60:02d}:{minute % 60:02d}"
 
 
-def parse_program(data) -> DoseProgram:
+def parse_program(data: object) -> DoseProgram:
     """A validated DoseProgram, or ProgramError with every problem found."""
     if not isinstance(data, dict):
         raise ProgramError({"program": ["Give the dose program as an object."]})
@@ -168,6 +174,7 @@ def parse_program(data) -> DoseProgram:
 
     if errors:
         raise ProgramError(errors)
+    assert concentration is not None  # _decimal records an error whenever it gives None
     program = DoseProgram(
         concentration_mcg_per_ml=concentration,
         daily_dose_mcg=daily if mode == "simple" else None,
@@ -186,8 +193,8 @@ def parse_program(data) -> DoseProgram:
     return program
 
 
-def program_to_dict(program: DoseProgram) -> dict:
-    data: dict = {"concentration_mcg_per_ml": str(program.concentration_mcg_per_ml), "mode": program.mode}
+def program_to_dict(program: DoseProgram) -> dict[str, object]:
+    data: dict[str, object] = {"concentration_mcg_per_ml": str(program.concentration_mcg_per_ml), "mode": program.mode}
     if program.mode == "simple":
         data["daily_dose_mcg"] = str(program.daily_dose_mcg)
     else:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from patients.rules import validate_reminder_steps
 
-from .forecast import at_local_hour, latest_at_hour_before
+from .clock import at_local_hour, first_at_hour_after, latest_at_hour_before, local_date, local_day
 
 DEFAULT_STEPS = (14, 7, 3, 1)
 BOOKING_STEP = 14  # "book your refill": only when no appointment is booked
@@ -49,7 +49,7 @@ def priority(kind: str) -> int:
     return PRIORITY.get("step" if is_step(kind) else kind, 0)
 
 
-def validate_steps(days) -> tuple[int, ...]:
+def validate_steps(days: object) -> tuple[int, ...]:
     """The clinic's steps, checked (the rule lives with the clinic: patients/rules.py)."""
     return validate_reminder_steps(days)
 
@@ -113,19 +113,10 @@ def covered_by_acknowledgement(planned: Planned, acknowledged_until: datetime | 
     )
 
 
-def local_date(at: datetime, zone: str) -> str:
-    return at.astimezone(ZoneInfo(zone)).date().isoformat()
-
-
 def next_overdue(facts: CycleFacts, after: datetime) -> Planned:
     """The daily overdue repeat: the first reminder-hour instant after `after` (local clock)."""
-    zone = ZoneInfo(facts.zone)
-    day = after.astimezone(zone).date()
-    for ahead in range(3):
-        candidate = at_local_hour(day + timedelta(days=ahead), facts.reminder_hour, zone)
-        if candidate > after:
-            return Planned("overdue", local_date(candidate, facts.zone), candidate)
-    raise AssertionError("no reminder hour within three days")  # pragma: no cover
+    at = first_at_hour_after(after, facts.reminder_hour, facts.zone)
+    return Planned("overdue", local_date(at, facts.zone), at)
 
 
 def date_moved_earlier(old_due: datetime | None, new_due: datetime) -> bool:
@@ -136,7 +127,7 @@ def end_of_service_notices(end_of_service_at: datetime, reminder_hour: int, zone
     """90 and 30 days before, counted in days on the patient's calendar, at the reminder hour
     (not 90 × 24 hours, which a change of clock in between would move by an hour)."""
     tz = ZoneInfo(zone)
-    day = end_of_service_at.astimezone(tz).date()
+    day = local_day(end_of_service_at, zone)
     return [Planned(f"eos_{n}", "", at_local_hour(day - timedelta(days=n), reminder_hour, tz)) for n in (90, 30)]
 
 

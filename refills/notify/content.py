@@ -14,6 +14,8 @@ from django.urls import reverse
 
 from patients.emails import render_text
 
+from ..domain.clock import days_between, in_zone, local_day
+from ..models import RefillCycle
 from . import acks, calendar
 from .channels import Message
 from .kinds import MessageKind, subject_of
@@ -24,19 +26,14 @@ CLINIC_SUBJECTS = {kind.value: kind.clinic_subject for kind in MessageKind if ki
 
 
 def date_in_words(at: datetime, zone: str) -> str:
-    local = at.astimezone(ZoneInfo(zone))
+    local = in_zone(at, zone)
     return f"{local:%A} {local.day} {local:%B}"
-
-
-def days_left(at: datetime, zone: str, now: datetime) -> int:
-    tz = ZoneInfo(zone)
-    return (at.astimezone(tz).date() - now.astimezone(tz).date()).days
 
 
 def alert_facts(payload: dict, zone: str, now: datetime) -> dict:
     """A check-in alert's time on the recipient's clock ("14:05", and the day when not today)."""
-    observed = datetime.fromisoformat(payload["observed_at"]).astimezone(ZoneInfo(zone))
-    today = now.astimezone(ZoneInfo(zone)).date()
+    observed = in_zone(datetime.fromisoformat(payload["observed_at"]), zone)
+    today = local_day(now, zone)
     return {
         "alert": True,
         "observed_time": f"{observed:%H:%M}",
@@ -64,11 +61,9 @@ def render(delivery, recipient, now: datetime) -> Message:
     if cycle is not None and cycle.refill_due_at is not None:
         context.update(
             due_words=date_in_words(cycle.refill_due_at, zone),
-            days_left=days_left(cycle.refill_due_at, zone, now),
+            days_left=days_between(cycle.refill_due_at, now, zone),
             appointment_words=date_in_words(cycle.appointment_at, zone) if cycle.appointment_at else "",
-            appointment_time=cycle.appointment_at.astimezone(ZoneInfo(zone)).strftime("%H:%M")
-            if cycle.appointment_at
-            else "",
+            appointment_time=in_zone(cycle.appointment_at, zone).strftime("%H:%M") if cycle.appointment_at else "",
         )
         if recipient.role != "clinic":
             token = acks.make_token(cycle, recipient.key)
@@ -95,7 +90,10 @@ class RenderedMessage(Message):
     """A Message whose bodies are rendered from one context when first read, each at most once:
     an e-mail never renders the SMS, an SMS never the e-mail's parts or its calendar event."""
 
-    def __init__(self, *, subject: str, link: str, context: dict, calendar_cycle=None):
+    _context: dict  # the templates' context
+    _calendar_cycle: RefillCycle | None  # the cycle whose calendar event goes with an e-mail
+
+    def __init__(self, *, subject: str, link: str, context: dict, calendar_cycle: RefillCycle | None = None):
         # A frozen dataclass: set the fields the way its own __init__ does.
         object.__setattr__(self, "subject", subject)
         object.__setattr__(self, "link", link)

@@ -23,7 +23,7 @@ from patients import services as patient_services
 from patients.models import Patient, QueueItem, QueueKind
 
 from ..domain import reminders
-from ..domain.forecast import first_at_hour_after, latest_at_hour_before
+from ..domain.clock import first_at_hour_after, latest_at_hour_before, local_date
 from ..models import Acknowledgement, Delivery, RefillCycle
 from . import content, recipients
 from .kinds import ACK_CANCELS, PLAN_KINDS, MessageKind
@@ -122,7 +122,7 @@ def plan_cycle(
     )
     store_rows(planned_rows, new=new)
     if (
-        reminders.date_moved_earlier(old_due, cycle.refill_due_at)
+        reminders.date_moved_earlier(old_due, facts.refill_due_at)
         and Delivery.objects.filter(
             cycle=cycle, kind__startswith=reminders.STEP_PREFIX, status=Delivery.Status.SENT
         ).exists()
@@ -132,7 +132,7 @@ def plan_cycle(
                 patient=patient,
                 cycle=cycle,
                 kind=MessageKind.DATE_CHANGED,
-                occasion=cycle.refill_due_at.isoformat(),
+                occasion=facts.refill_due_at.isoformat(),
                 recipient=person,
                 due_at=now,
             )
@@ -277,8 +277,10 @@ def _overdue_work(cycle: RefillCycle, people: list[recipients.Recipient], now: d
     that comes first."""
     patient = cycle.patient
     hour, zone = patient.clinic.reminder_hour, patient.time_zone
-    if cycle.refill_due_at > now:  # not overdue (yet): its time was set before a re-plan moved the date
-        return _OverdueWork(cycle, [], [], cycle.refill_due_at)
+    due_at = cycle.refill_due_at
+    assert due_at is not None  # _open_overdue passes only cycles with a refill date
+    if due_at > now:  # not overdue (yet): its time was set before a re-plan moved the date
+        return _OverdueWork(cycle, [], [], due_at)
     source = f"cycle:{cycle.pk}"
     items = [{"patient": patient, "kind": QueueKind.OVERDUE, "tier": QueueItem.Tier.OVERDUE, "source": source}]
     if cycle.empty_at is not None and cycle.empty_at <= now:
@@ -289,8 +291,8 @@ def _overdue_work(cycle: RefillCycle, people: list[recipients.Recipient], now: d
     # the first one after now - 24 h, which on a 23-hour DST day is yesterday's, an hour late).
     repeat_at = latest_at_hour_before(now, hour, zone)
     rows: list[Delivery] = []
-    if cycle.refill_due_at < repeat_at:
-        occasion = reminders.local_date(repeat_at, zone)
+    if due_at < repeat_at:
+        occasion = local_date(repeat_at, zone)
         for person in people:
             rows += build_rows(
                 patient=patient,

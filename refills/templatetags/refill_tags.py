@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from django import template
 from django.utils import timezone
@@ -22,6 +21,8 @@ from django.utils.translation import ngettext
 from patients.access import is_clinic_staff
 from patients.models import Patient
 from refills.domain.catalog import CATALOG
+from refills.domain.clock import days_between
+from refills.domain.clock import in_zone as _local
 from refills.domain.forecast import ForecastInputs, forecast
 from refills.domain.programs import parse_program
 from refills.models import RefillCycle
@@ -30,10 +31,6 @@ register = template.Library()
 
 
 # --- Words for dates and numbers ------------------------------------------------------------
-
-
-def _local(at: datetime, zone: str) -> datetime:
-    return at.astimezone(ZoneInfo(zone))
 
 
 def date_in_words(at: datetime | date, zone: str, *, year: bool | None = None, now: datetime | None = None) -> str:
@@ -172,7 +169,7 @@ def build_card(patient: Patient, cycle: RefillCycle | None, now: datetime) -> Re
             no_forecast=_("There is no refill date because this record is marked “%(status)s”.")
             % {"status": patient.get_status_display()},
         )
-    if cycle is None or not cycle.has_forecast:
+    if cycle is None or cycle.refill_due_at is None:  # no forecast (has_forecast, spelled out)
         return RefillCard(
             patient,
             has_forecast=False,
@@ -180,7 +177,7 @@ def build_card(patient: Patient, cycle: RefillCycle | None, now: datetime) -> Re
         )
     zone = patient.time_zone
     inputs = stored_inputs(cycle, now)
-    days = (_local(cycle.refill_due_at, zone).date() - _local(now, zone).date()).days
+    days = days_between(cycle.refill_due_at, now, zone)
     return RefillCard(
         patient,
         has_forecast=True,

@@ -7,6 +7,7 @@ services validate and write. Staff reads are audited here, writes by the service
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import cast
 
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -21,6 +22,7 @@ from patients.access import get_visible_patient, is_clinic_staff
 from patients.models import Patient
 
 from .. import services
+from ..domain.clock import truncate
 from ..models import PumpEvent, PumpProfile
 from .serializers import (
     ForecastResponseSerializer,
@@ -86,7 +88,7 @@ class PumpProfileView(PatientScopedView):
         self.patient = self.get_patient()
         if not is_clinic_staff(request.user, self.patient):
             raise PermissionDenied("Only the patient's clinic staff can change the pump profile.")
-        serializer = self.get_serializer(data=request.data)
+        serializer = cast(PumpProfileSerializer, self.get_serializer(data=request.data))  # serializer_class
         serializer.is_valid(raise_exception=True)
         created = not PumpProfile.objects.filter(patient=self.patient).exists()
         try:
@@ -182,7 +184,7 @@ class ForecastView(PatientScopedView):
 
     def get(self, request, patient_id):
         self.patient = self.get_patient()
-        result = services.forecast_for(self.patient, services.truncate(timezone.now()))
+        result = services.forecast_for(self.patient, truncate(timezone.now()))
         audit.record_staff_read(request, self.patient, "forecast")
         answer = {"forecast": result, "reason": None if result else self._no_forecast_reason()}
         return Response(self.get_serializer(answer).data)

@@ -83,8 +83,9 @@ class EventForm(ServiceErrorsMixin, forms.Form):
 
     # The fields ------------------------------------------------------------------------------
 
-    def _build_fields(self) -> dict:
-        kind, fields = self.target_kind, {}
+    def _build_fields(self) -> dict[str, forms.Field]:
+        kind = self.target_kind
+        fields: dict[str, forms.Field] = {}
         if self.kind != Kind.CORRECTION:
             fields["occurred_date"] = forms.DateField(label=_("Date"), widget=DateInput)
             fields["occurred_time"] = forms.TimeField(
@@ -193,7 +194,8 @@ class EventForm(ServiceErrorsMixin, forms.Form):
         return day
 
     def clean(self):
-        data = super().clean()
+        super().clean()  # returns self.cleaned_data
+        data = self.cleaned_data
         if self.has_program:
             other = data.get("concentration_other")
             if data.get("concentration") == "other" and other is None and "concentration_other" not in self.errors:

@@ -4,6 +4,8 @@ refills.services takes, and put the service's field errors back next to the inpu
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -25,7 +27,13 @@ class ClockInput(forms.TextInput):
     input_type = "time"
 
 
-class ServiceErrorsMixin:
+if TYPE_CHECKING:
+    _Form = forms.BaseForm  # what ServiceErrorsMixin is mixed into
+else:
+    _Form = object
+
+
+class ServiceErrorsMixin(_Form):
     def add_service_errors(self, error: ValidationError, *, only_new=False, ignore=()) -> None:
         """Put a service's errors on the fields they name; the rest on the form. With
         only_new, a field that already shows an error keeps just its own."""
@@ -101,8 +109,9 @@ class PumpProfileForm(ServiceErrorsMixin, forms.Form):
         return [self[name] for name in self.RISK_FIELDS]
 
     def clean(self):
-        data = super().clean()
-        model = catalog.CATALOG.get(data.get("model"))
+        super().clean()  # returns self.cleaned_data
+        data = self.cleaned_data
+        model = catalog.CATALOG.get(data.get("model", ""))  # absent when the choice was invalid
         if model is not None:
             if model.capacity_ml is None and data.get("capacity_ml") is None:
                 self.add_error("capacity_ml", _("Enter the reservoir size: this pump model has no fixed size."))

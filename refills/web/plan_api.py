@@ -9,6 +9,8 @@ plan_views.reminder_plan, the one reader the staff page uses too.
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -17,6 +19,7 @@ from rest_framework.response import Response
 
 from patients import audit
 from patients.access import is_clinic_staff
+from patients.models import User
 
 from .. import services
 from .api import PatientScopedView, field_errors
@@ -41,7 +44,9 @@ class ReminderDeliverySerializer(serializers.Serializer):
 
     id = serializers.IntegerField(source="row.pk", read_only=True)
     kind = serializers.CharField(source="row.kind", read_only=True, help_text="step_14, step_7, …, overdue, eos_90, …")
-    label = serializers.CharField(read_only=True, help_text="The kind in words.")
+    label = serializers.CharField(  # type: ignore[assignment]  # a declared field, not Field.label
+        read_only=True, help_text="The kind in words."
+    )
     occasion = serializers.CharField(source="row.occasion", read_only=True)
     recipient = serializers.CharField(source="to.key", read_only=True, help_text=RECIPIENT_HELP)
     recipient_role = serializers.CharField(
@@ -66,7 +71,7 @@ class ReminderStepSerializer(serializers.Serializer):
     """One message of the plan: a kind at an instant, with how many of its rows are in each status."""
 
     kind = serializers.CharField(read_only=True)
-    label = serializers.CharField(read_only=True)
+    label = serializers.CharField(read_only=True)  # type: ignore[assignment]  # a declared field, not Field.label
     occasion = serializers.CharField(read_only=True)
     due_at = PatientDateTimeField()
     statuses = serializers.DictField(child=serializers.IntegerField(), read_only=True)
@@ -186,7 +191,7 @@ class AppointmentView(PatientScopedView):
 
     def _book(self, at) -> Response:
         try:
-            booked = services.book_appointment(self.patient, at, self.request.user)
+            booked = services.book_appointment(self.patient, at, cast(User, self.request.user))  # staff: _staff_only
         except DjangoValidationError as error:
             if "conflict" in _codes(error):
                 raise Conflict(field_errors(error)) from None

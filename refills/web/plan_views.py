@@ -9,7 +9,8 @@ too, so the page and the API can never disagree about what is planned or who may
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, cast
 from zoneinfo import ZoneInfo
 
 from django import forms
@@ -34,6 +35,7 @@ from patients.access import get_visible_patient, visible_patients
 from patients.models import Patient, User
 
 from .. import services
+from ..domain.clock import local_instant
 from ..domain.events import DATE_OUT_OF_RANGE, date_in_range
 from ..models import Acknowledgement, Delivery, RefillCycle
 from ..notify import calendar, recipients
@@ -42,11 +44,14 @@ from ..notify.outbox import UNSENT
 from .forms import DateInput, ServiceErrorsMixin
 from .views import _staff_patient
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrPromise
+
 PAGE_SIZE = 100
 FEED_SALT = "refills.calendar"
 FEED_KEEPS_ENDED_CYCLES = timedelta(days=180)
 EOS_KINDS = END_OF_SERVICE
-STATUS_WORDS = {
+STATUS_WORDS: dict[str, StrPromise] = {  # by Delivery.Status, a str
     Delivery.Status.PENDING: gettext_lazy("Waiting to be sent"),
     Delivery.Status.SENDING: gettext_lazy("Being sent now"),
     Delivery.Status.SENT: gettext_lazy("Sent"),
@@ -54,7 +59,7 @@ STATUS_WORDS = {
     Delivery.Status.FAILED: gettext_lazy("Not sent yet: will try again"),
     Delivery.Status.DEAD: gettext_lazy("Could not be sent"),
 }
-STATUS_SHORT = {
+STATUS_SHORT: dict[str, StrPromise] = {
     Delivery.Status.PENDING: gettext_lazy("waiting"),
     Delivery.Status.SENDING: gettext_lazy("being sent"),
     Delivery.Status.SENT: gettext_lazy("sent"),
@@ -62,7 +67,7 @@ STATUS_SHORT = {
     Delivery.Status.FAILED: gettext_lazy("will try again"),
     Delivery.Status.DEAD: gettext_lazy("could not be sent"),
 }
-CHANNEL_WORDS = {
+CHANNEL_WORDS: dict[str, StrPromise] = {
     Delivery.Channel.EMAIL: gettext_lazy("E-mail"),
     Delivery.Channel.SMS: gettext_lazy("Text message"),
     Delivery.Channel.INBOX: gettext_lazy("Message in the app"),
@@ -246,10 +251,10 @@ def feed_patient(token: str) -> Patient | None:
     patient_id, user_id, version = payload.get("p"), payload.get("u"), payload.get("v", 0)
     if not all(isinstance(value, int) and not isinstance(value, bool) for value in (patient_id, user_id, version)):
         return None
-    user = User.objects.filter(pk=user_id).first()
+    user = User.objects.filter(pk=cast(int, user_id)).first()  # an int: checked above
     if user is None:
         return None
-    return visible_patients(user).filter(pk=patient_id, calendar_version=version).first()
+    return visible_patients(user).filter(pk=cast(int, patient_id), calendar_version=version).first()
 
 
 def feed_url(patient: Patient, user: User) -> str:
@@ -319,15 +324,6 @@ def reminder_plan_page(request, patient_id):
 # --- The booked refill appointment -----------------------------------------------------------
 
 
-def local_instant(day, clock, zone: str) -> datetime | None:
-    """The instant a wall clock in `zone` shows day + clock; None when the clocks skip it.
-    A time that happens twice (clocks go back) is the first of the two."""
-    tz = ZoneInfo(zone)
-    wall = datetime.combine(day, clock).replace(second=0, microsecond=0)
-    instant = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
-    return instant if instant.astimezone(tz).replace(tzinfo=None) == wall else None
-
-
 class TimeOfDayInput(forms.TimeInput):
     input_type = "time"
 
@@ -352,7 +348,8 @@ class AppointmentForm(ServiceErrorsMixin, forms.Form):
         return day
 
     def clean(self):
-        data = super().clean()
+        super().clean()  # returns self.cleaned_data
+        data = self.cleaned_data
         if data.get("date") and data.get("time"):
             data["at"] = local_instant(data["date"], data["time"], self.zone)
             if data["at"] is None:

@@ -1,5 +1,7 @@
 """Forms of the notifications page: the choices, and the code that checks a phone number."""
 
+from typing import cast
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -62,7 +64,7 @@ class NotificationPreferencesForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.links = list(links)
         if show_time_zone:
-            self.fields["time_zone"].choices = zone_choices(current_zone)
+            cast(forms.ChoiceField, self.fields["time_zone"]).choices = zone_choices(current_zone)
         else:
             del self.fields["time_zone"]
         for link in self.links:
@@ -99,7 +101,8 @@ class NotificationPreferencesForm(forms.Form):
         return number
 
     def clean(self):
-        data = super().clean()
+        super().clean()  # returns self.cleaned_data
+        data = self.cleaned_data
         if "sms" in (data.get("channels") or []) and "phone" in data and not data["phone"]:
             self.add_error("phone", _("To get text messages, write your mobile phone number here."))
         return data

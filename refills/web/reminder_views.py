@@ -18,6 +18,7 @@ def acknowledge_page(request, token):
     if found is None:
         return render(request, "refills/ack_invalid.html", status=404)
     cycle, recipient = found
+    assert cycle.refill_due_at is not None  # acks.load gives only cycles with a refill date
     zone = cycle.patient.time_zone
     context = {
         "cycle": cycle,

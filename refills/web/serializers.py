@@ -7,7 +7,7 @@ instant with the patient's current zone (serializer context "zone").
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone as django_timezone
@@ -16,6 +16,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..domain import catalog
+from ..domain.clock import isoformat_in
 from ..domain.programs import program_to_dict
 from ..models import PumpEvent
 
@@ -33,10 +34,6 @@ EVENT_VALUES_HELP = (
 )
 
 
-def render_instant(value: datetime, tz) -> str:
-    return value.astimezone(tz).replace(microsecond=0).isoformat()
-
-
 class PatientDateTimeField(serializers.DateTimeField):
     """Read-only: an instant in the patient's current zone (context["zone"])."""
 
@@ -45,7 +42,7 @@ class PatientDateTimeField(serializers.DateTimeField):
         super().__init__(**kwargs)
 
     def to_representation(self, value):
-        return render_instant(value, ZoneInfo(self.context["zone"]))
+        return isoformat_in(value, ZoneInfo(self.context["zone"]))
 
 
 class AwareDateTimeField(serializers.DateTimeField):
@@ -223,7 +220,7 @@ class PumpEventSerializer(serializers.ModelSerializer):
     @extend_schema_field(OpenApiTypes.DATETIME)
     def get_occurred_at(self, event) -> str:
         """With the offset stored on the event: the patient's at that instant."""
-        return render_instant(event.occurred_at, timezone(timedelta(minutes=event.utc_offset_minutes)))
+        return isoformat_in(event.occurred_at, timezone(timedelta(minutes=event.utc_offset_minutes)))
 
     def get_recorded_by(self, event) -> str | None:
         return event.recorded_by.full_name if event.recorded_by else None

@@ -5,6 +5,7 @@ patients.access for the patient, calls refills.services, renders."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -30,6 +31,9 @@ from .event_forms import CORRECTABLE_KINDS, EventForm, initial_from_values
 from .forms import PumpProfileForm
 from .program_forms import flex_rows_needed, initial_from_program
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise, StrPromise
+
 Kind = PumpEvent.Kind
 RECORDABLE_KINDS = (Kind.REFILL, Kind.REPROGRAM, Kind.ALARM_REPORTED, Kind.PUMP_REPLACED, Kind.EXPLANTED)
 KIND_TITLES = {
@@ -39,7 +43,7 @@ KIND_TITLES = {
     Kind.PUMP_REPLACED: gettext_lazy("Record a new pump"),
     Kind.EXPLANTED: gettext_lazy("Record that the pump was removed"),
 }
-KIND_NAMES = {
+KIND_NAMES: dict[str, StrPromise] = {  # by PumpEvent.Kind, a str
     Kind.REFILL: gettext_lazy("Refill"),
     Kind.REPROGRAM: gettext_lazy("New dose program"),
     Kind.ALARM_REPORTED: gettext_lazy("Pump alarm"),
@@ -181,7 +185,7 @@ def _check_or_save(request, patient, kind, target, form) -> tuple[services.Recor
         "note": submission.note,
         "corrects": target,
     }
-    step = {"preview": None, "fingerprint": None, "changed_since_check": False}
+    step: dict[str, object] = {"preview": None, "fingerprint": None, "changed_since_check": False}
     if not form.is_valid():
         # Ask the service too, so that every problem shows at once; nothing is saved.
         try:
@@ -228,7 +232,7 @@ def _saved_message(patient, recorded: services.Recorded) -> str:
 @dataclass(frozen=True)
 class HistoryRow:
     event: PumpEvent
-    name: str
+    name: StrOrPromise
     corrections: list[PumpEvent]
     values_in_force: dict
     can_correct: bool
@@ -248,7 +252,7 @@ def event_history(request, patient_id):
     )
     corrections: dict[int, list[PumpEvent]] = {}
     for event in sorted(events, key=lambda e: (e.recorded_at, e.pk)):
-        if event.kind == Kind.CORRECTION:
+        if event.kind == Kind.CORRECTION and event.corrects_id is not None:
             corrections.setdefault(event.corrects_id, []).append(event)
     rows = [
         HistoryRow(

@@ -14,16 +14,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from refills.domain.forecast import (
-    Bolus,
-    DoseProgram,
-    FlexStep,
-    ForecastInputs,
-    at_local_hour,
-    forecast,
-    latest_at_hour_before,
-    volume_at,
-)
+from refills.domain.clock import at_local_hour, latest_at_hour_before
+from refills.domain.forecast import Bolus, DoseProgram, FlexStep, ForecastInputs, forecast, volume_at
 
 D = Decimal
 WEEK = timedelta(days=7)

@@ -16,16 +16,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from refills.domain.forecast import (
-    Bolus,
-    DoseProgram,
-    FlexStep,
-    ForecastInputs,
-    at_local_hour,
-    forecast,
-    latest_at_hour_before,
-    volume_at,
-)
+from refills.domain.clock import at_local_hour, latest_at_hour_before
+from refills.domain.forecast import Bolus, DoseProgram, FlexStep, ForecastInputs, forecast, volume_at
 from tests.refills.helpers import utc
 
 D = Decimal

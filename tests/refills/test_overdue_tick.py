@@ -18,7 +18,7 @@ from patients import queue
 from patients import services as patient_services
 from patients.models import Patient, QueueItem
 from refills import services
-from refills.domain.forecast import first_at_hour_after, latest_at_hour_before
+from refills.domain.clock import first_at_hour_after, latest_at_hour_before
 from refills.models import Delivery, RefillCycle
 from refills.notify import outbox, planning
 

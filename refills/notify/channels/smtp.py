@@ -26,6 +26,7 @@ import os
 import smtplib
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from celery import signals
 from django.conf import settings
@@ -41,7 +42,13 @@ class _NotBegun(Exception):
     this message reached the server."""
 
 
-class _Kept:
+if TYPE_CHECKING:
+    _SMTP = smtplib.SMTP  # what _Kept is mixed into
+else:
+    _SMTP = object
+
+
+class _Kept(_SMTP):
     """Marks a kept connection's first command of each message, so a dead connection is known
     to have failed before the message began."""
 
@@ -73,12 +80,14 @@ class _KeptSMTP_SSL(_Kept, smtplib.SMTP_SSL):
 class KeptBackend(EmailBackend):
     """Django's SMTP backend over a connection that marks each message's beginning."""
 
+    _partial_connection: smtplib.SMTP | None  # Django's, while a connection is being opened
+
     @property
     def connection_class(self):
         return _KeptSMTP_SSL if self.use_ssl else _KeptSMTP
 
 
-def _timed_out(error: BaseException) -> bool:
+def _timed_out(error: BaseException | None) -> bool:
     """smtplib turns a timeout while waiting for an answer into SMTPServerDisconnected; the
     server may still be working on it, so it is not taken for a dead connection."""
     while error is not None:
