@@ -1,10 +1,10 @@
 """Reads for the clinic console: the patient list, the refill board, the patient panel and the
 triage queue's items.
 
-Statuses (SPEC §7) are worked out in the database as well as in Python: refills.statuses.annotate
+Statuses (SPEC §7) are worked out in the database as well as in Python: refills.selectors.annotate
 puts the open cycle's columns on each patient, `with_statuses` turns them into one flag per
 status and a rank (the most urgent status), so that filters, sorting and pagination happen in
-the one query that fetches a page. refills.statuses.statuses says the same thing in Python for
+the one query that fetches a page. refills.domain.statuses.statuses says the same thing in Python for
 the rows shown; both read the same `now`.
 
 Every function here runs a fixed number of queries, whatever the number of rows.
@@ -38,8 +38,9 @@ from django.db.models import (
 
 from patients.access import staff_clinics, visible_patients
 from patients.models import AuditEvent, CaregiverLink, Patient, QueueItem
-from refills import statuses as refill_statuses
+from refills import selectors as refill_selectors
 from refills.domain import catalog
+from refills.domain import statuses as refill_statuses
 from refills.domain.forecast import Forecast, forecast
 from refills.models import Acknowledgement, Delivery, PumpEvent, PumpProfile, RefillCycle
 from refills.notify.kinds import END_OF_SERVICE
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
 
     class CycleColumns(TypedDict):
-        """The open cycle's instants that refills.statuses.annotate adds to each patient."""
+        """The open cycle's instants that refills.selectors.annotate adds to each patient."""
 
         cycle_refill_due_at: datetime | None
         cycle_empty_at: datetime | None
@@ -110,7 +111,7 @@ def eos_on_or_before(by: date, prefix: str = "pump__") -> Q:
 
 
 def status_conditions(now: datetime) -> dict[str, Q]:
-    """Each status of refills.statuses.statuses as a condition on an annotated patient
+    """Each status of refills.domain.statuses.statuses as a condition on an annotated patient
     (`due_soon` here ignores `overdue`; the flags below keep them apart)."""
     return {
         "empty": Q(cycle_empty_at__lte=now),
@@ -126,10 +127,10 @@ def _flag(condition: Q) -> Case:
 
 
 def with_statuses(patients: QuerySet[Patient], now: datetime) -> QuerySet[StatusPatient]:
-    """refills.statuses.annotate, plus one boolean per status (`is_<status>`) and `status_rank`
+    """refills.selectors.annotate, plus one boolean per status (`is_<status>`) and `status_rank`
     (the index in ORDER of the most urgent status; 5 is "ok")."""
     conditions = status_conditions(now)
-    annotated = refill_statuses.annotate(patients).annotate(
+    annotated = refill_selectors.annotate(patients).annotate(
         **{f"is_{name}": _flag(condition) for name, condition in conditions.items() if name != "due_soon"}
     )
     annotated = annotated.annotate(
@@ -155,8 +156,8 @@ def by_urgency(patients: QuerySet[P]) -> QuerySet[P]:
 
 
 def statuses_of(patient: Patient, now: datetime) -> list[str]:
-    """The statuses of a patient annotated by `with_statuses`, by refills.statuses itself."""
-    return refill_statuses.statuses(refill_statuses.facts_of(patient), now)
+    """The statuses of a patient annotated by `with_statuses`, by refills.domain.statuses itself."""
+    return refill_statuses.statuses(refill_selectors.facts_of(patient), now)
 
 
 def status_words(found: list[str]) -> str:
@@ -420,10 +421,10 @@ def without_patient(items):
 
 def attach_statuses(items: list[QueueItem]) -> list[QueueItem]:
     """Each item's patient, annotated for its statuses: one query for any number of items."""
-    prefetch_related_objects(items, Prefetch("patient", queryset=refill_statuses.annotate(Patient.objects.all())))
+    prefetch_related_objects(items, Prefetch("patient", queryset=refill_selectors.annotate(Patient.objects.all())))
     return items
 
 
 def annotated_patient(item: QueueItem) -> QueueItem:
-    item.patient = refill_statuses.annotate(Patient.objects.filter(pk=item.patient_id)).get()
+    item.patient = refill_selectors.annotate(Patient.objects.filter(pk=item.patient_id)).get()
     return item
