@@ -44,8 +44,8 @@ from refills.domain import statuses as refill_statuses
 from refills.domain.forecast import Forecast, forecast
 from refills.models import Acknowledgement, Delivery, PumpEvent, PumpProfile, RefillCycle
 from refills.notify.kinds import END_OF_SERVICE
+from refills.selectors import stored_inputs
 from refills.services import effective_values
-from refills.templatetags.refill_tags import stored_inputs
 from symptoms.models import CheckIn
 
 if TYPE_CHECKING:

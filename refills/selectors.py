@@ -1,6 +1,8 @@
 """The reads of the refill record: what pages, the API and the console show, never a write
 (writes are in refills.services).
 
+- The forecast stored on a cycle: `stored_inputs` reads its inputs back (the codec, both ways,
+  is refills.domain.inputs_json; refills.services writes with its `inputs_to_json`).
 - Statuses (SPEC §7): `annotate` puts the open cycle's columns and an open discrepancy on a
   patient queryset in the same query, so a list page costs the same for 1 patient or 200;
   `facts_of` reads them back for the pure rule, refills.domain.statuses.
@@ -8,10 +10,22 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db.models import OuterRef, QuerySet, Subquery
 
+from .domain.forecast import ForecastInputs
+from .domain.inputs_json import inputs_from_json
 from .domain.statuses import Facts
 from .models import PumpEvent, RefillCycle
+
+# --- The stored forecast ----------------------------------------------------------------------
+
+
+def stored_inputs(cycle: RefillCycle, now: datetime) -> ForecastInputs | None:
+    """The forecast inputs saved with the cycle's forecast, as of `now`."""
+    return inputs_from_json(cycle.forecast_inputs or {}, now)
+
 
 # --- Statuses -------------------------------------------------------------------------------
 

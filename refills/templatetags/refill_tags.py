@@ -22,9 +22,9 @@ from django.utils.translation import ngettext
 from patients.access import is_clinic_staff
 from patients.models import Patient
 from refills.domain.catalog import CATALOG
-from refills.domain.forecast import ForecastInputs, forecast
-from refills.domain.programs import parse_program
+from refills.domain.forecast import forecast
 from refills.models import RefillCycle
+from refills.selectors import stored_inputs
 
 register = template.Library()
 
@@ -139,29 +139,6 @@ def open_cycles(patients) -> dict[int, RefillCycle]:
     if not ids:
         return {}
     return {c.patient_id: c for c in RefillCycle.objects.filter(patient_id__in=ids, ended_at__isnull=True)}
-
-
-def stored_inputs(cycle: RefillCycle, now: datetime) -> ForecastInputs | None:
-    """The forecast inputs saved with the cycle's forecast, as of `now`."""
-    data = cycle.forecast_inputs or {}
-    try:
-        printout = data.get("printout_alarm_date")
-        return ForecastInputs(
-            t0=datetime.fromisoformat(data["t0"]),
-            v0_ml=Decimal(data["v0_ml"]),
-            program=parse_program(data["program"]),
-            pump_utc_offset_minutes=int(data["pump_utc_offset_minutes"]),
-            alarm_volume_ml=Decimal(data["alarm_volume_ml"]),
-            last_fill_at=datetime.fromisoformat(data["last_fill_at"]),
-            max_days_in_pump=int(data["max_days_in_pump"]),
-            zone=data["zone"],
-            reminder_hour=int(data["reminder_hour"]),
-            now=now,
-            printout_alarm_date=date.fromisoformat(printout) if printout else None,
-            alarms_reported_at=tuple(datetime.fromisoformat(a) for a in data.get("alarms_reported_at") or ()),
-        )
-    except (KeyError, TypeError, ValueError, ArithmeticError):
-        return None
 
 
 def build_card(patient: Patient, cycle: RefillCycle | None, now: datetime) -> RefillCard:
