@@ -28,9 +28,10 @@ from refills.domain.catalog import CATALOG
 from refills.domain.forecast import Forecast, forecast, volume_at
 from refills.domain.programs import program_to_dict
 from refills.models import PumpProfile
-from refills.templatetags.refill_tags import date_in_words, local_when, number, value_lines
+from refills.templatetags.refill_tags import local_when, value_lines
 from refills.web.plan_views import STATUS_SHORT, kind_label
 from refills.web.views import KIND_NAMES
+from refills.words import date_in_words, number
 from symptoms.forms import reported
 
 from . import chart, selectors

@@ -9,15 +9,13 @@ the forecast inputs stored on the same row, so no events are loaded.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from django import template
 from django.utils import timezone
 from django.utils.dateformat import format as format_date
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from patients.access import is_clinic_staff
 from patients.models import Patient
@@ -25,40 +23,12 @@ from refills.domain.catalog import CATALOG
 from refills.domain.forecast import forecast
 from refills.models import RefillCycle
 from refills.selectors import stored_inputs
+from refills.words import date_in_words, days_left_in_words, local, number, reason_sentence, when_in_words
 
 register = template.Library()
 
 
 # --- Words for dates and numbers ------------------------------------------------------------
-
-
-def _local(at: datetime, zone: str) -> datetime:
-    return at.astimezone(ZoneInfo(zone))
-
-
-def date_in_words(at: datetime | date, zone: str, *, year: bool | None = None, now: datetime | None = None) -> str:
-    """ "Thursday 26 November" on the patient's wall clock; the year is added when it is not
-    this year (or always, with year=True)."""
-    local = _local(at, zone) if isinstance(at, datetime) else at
-    if year is None:
-        year = local.year != _local(now or timezone.now(), zone).year
-    return format_date(local, "l j F Y" if year else "l j F")
-
-
-def time_in_words(at: datetime, zone: str) -> str:
-    return format_date(_local(at, zone), "H:i")
-
-
-def when_in_words(at: datetime, zone: str, *, year: bool | None = None) -> str:
-    """ "Thursday 26 November at 10:30" (the patient's wall clock)."""
-    return _("%(date)s at %(time)s") % {"date": date_in_words(at, zone, year=year), "time": time_in_words(at, zone)}
-
-
-def number(value) -> str:
-    """A decimal without trailing zeros: 20.00 → "20", 12.50 → "12.5"."""
-    if value in (None, ""):
-        return ""
-    return f"{Decimal(str(value)).normalize():f}"
 
 
 @register.filter
@@ -77,32 +47,7 @@ def local_when(at, zone) -> str:
     """{{ at|local_when:zone }} → "Sunday 1 March 2026 at 09:00 CST"."""
     if not at:
         return ""
-    return f"{when_in_words(at, zone, year=True)} {format_date(_local(at, zone), 'T')}"
-
-
-def days_left_in_words(days: int) -> str:
-    if days > 1:
-        return ngettext("in %(n)d day", "in %(n)d days", days) % {"n": days}
-    if days == 1:
-        return _("tomorrow")
-    if days == 0:
-        return _("today")
-    late = -days
-    return ngettext("%(n)d day ago — call your clinic today", "%(n)d days ago — call your clinic today", late) % {
-        "n": late
-    }
-
-
-def reason_sentence(reason: str, max_days: int | None = None) -> str:
-    if reason == "low_reservoir_alarm":
-        return _("This is when your pump will start beeping because it is low. Get your refill before then.")
-    if reason == "stability_limit":
-        return _("The medicine can stay in the pump for %(n)s days at most.") % {"n": max_days or "—"}
-    if reason == "printout_alarm":
-        return _("This is the date on your clinic's pump printout.")
-    if reason == "alarm_reported":
-        return _("Your pump alarm went off. Call your clinic today.")
-    return ""
+    return f"{when_in_words(at, zone, year=True)} {format_date(local(at, zone), 'T')}"
 
 
 # --- The "next refill due" card -------------------------------------------------------------
@@ -157,7 +102,7 @@ def build_card(patient: Patient, cycle: RefillCycle | None, now: datetime) -> Re
         )
     zone = patient.time_zone
     inputs = stored_inputs(cycle, now)
-    days = (_local(cycle.refill_due_at, zone).date() - _local(now, zone).date()).days
+    days = (local(cycle.refill_due_at, zone).date() - local(now, zone).date()).days
     return RefillCard(
         patient,
         has_forecast=True,

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from ..domain import catalog
 from ..domain.events import DATE_OUT_OF_RANGE, date_in_range
 from ..models import PumpEvent, PumpProfile
-from ..templatetags.refill_tags import number
+from ..words import number
 
 Kind = PumpEvent.Kind
 PROGRAMMING_KINDS = (Kind.REFILL, Kind.REPROGRAM, Kind.PUMP_REPLACED)
