@@ -25,7 +25,8 @@ from patients.views import home_context
 
 from .. import services
 from ..models import PumpEvent, PumpProfile, RefillCycle
-from ..templatetags.refill_tags import local_when, refill_cards
+from ..selectors import refill_cards
+from ..templatetags.refill_tags import local_when
 from ..words import days_left_in_words, reason_sentence
 from .forms import (
     CORRECTABLE_KINDS,
