@@ -29,7 +29,6 @@ from refills.domain.forecast import Forecast, forecast, volume_at
 from refills.domain.programs import program_to_dict
 from refills.models import PumpProfile
 from refills.templatetags.refill_tags import local_when, value_lines
-from refills.web.plan_views import STATUS_SHORT, kind_label
 from refills.web.views import KIND_NAMES
 from refills.words import date_in_words, number
 from symptoms.forms import reported
@@ -277,20 +276,7 @@ def pump_rows(pump: PumpProfile, statuses: list[str]) -> list[tuple[str, str]]:
 
 
 def plan_rows(lines: list[selectors.PlanLine]) -> list[tuple[str, datetime, str, bool]]:
-    # STATUS_SHORT and KIND_NAMES (refills, not type-checked yet) are typed as keyed by their
-    # TextChoices; a str finds the same entry. The ignores go when refills annotates them.
-    return [
-        (
-            kind_label(line.kind),
-            line.due_at,
-            ", ".join(
-                f"{n} {STATUS_SHORT.get(status, status)}"  # type: ignore[call-overload]  # see above
-                for status, n in sorted(line.statuses.items())
-            ),
-            bool(line.statuses.get("dead")),
-        )
-        for line in lines
-    ]
+    return [(line.label, line.due_at, line.status_words, bool(line.statuses.get("dead"))) for line in lines]
 
 
 @login_required
@@ -315,10 +301,12 @@ def patient_panel(request, patient_id):
         "inputs_rows": forecast_inputs_rows(result, zone) if result else [],
         "result_rows": forecast_result_rows(result, zone) if result else [],
         "chart": reservoir_chart(result, panel.pump, zone, now) if result else None,
+        # KIND_NAMES (refills, not type-checked yet) is typed as keyed by its TextChoices; a str
+        # finds the same entry. The ignore goes when refills annotates it.
         "events": [
             (
                 line,
-                KIND_NAMES.get(line.event.kind, line.event.get_kind_display()),  # type: ignore[call-overload]  # plan_rows
+                KIND_NAMES.get(line.event.kind, line.event.get_kind_display()),  # type: ignore[call-overload]  # see above
                 value_lines(line.values_in_force),
             )
             for line in panel.events

@@ -4,8 +4,8 @@ triage queue's items.
 Statuses (SPEC §7) are worked out in the database as well as in Python: refills.selectors.annotate
 puts the open cycle's columns on each patient, `with_statuses` turns them into one flag per
 status and a rank (the most urgent status), so that filters, sorting and pagination happen in
-the one query that fetches a page. refills.domain.statuses.statuses says the same thing in Python for
-the rows shown; both read the same `now`.
+the one query that fetches a page. refills.domain.statuses.statuses says the same thing in
+Python for the rows shown; both read the same `now`.
 
 Every function here runs a fixed number of queries, whatever the number of rows.
 """
@@ -23,7 +23,6 @@ from zoneinfo import ZoneInfo
 from django.db.models import (
     BooleanField,
     Case,
-    Count,
     Exists,
     F,
     IntegerField,
@@ -43,8 +42,7 @@ from refills.domain import catalog
 from refills.domain import statuses as refill_statuses
 from refills.domain.forecast import Forecast, forecast
 from refills.models import Acknowledgement, Delivery, PumpEvent, PumpProfile, RefillCycle
-from refills.notify.kinds import END_OF_SERVICE
-from refills.selectors import stored_inputs
+from refills.selectors import PlanLine, stored_inputs
 from refills.services import effective_values
 from symptoms.models import CheckIn
 
@@ -72,7 +70,6 @@ BOARD_DAYS = 30
 PANEL_EVENTS = 50
 PANEL_CHECKINS = 20
 PANEL_AUDIT = 50
-EOS_KINDS = END_OF_SERVICE
 FLOOR_ML = Decimal("4.0")  # withdrawal starts above the 2 mL alarm in about a quarter of patients
 
 
@@ -313,13 +310,6 @@ class EventLine:
     corrected: bool
 
 
-@dataclass(frozen=True)
-class PlanLine:
-    kind: str
-    due_at: datetime
-    statuses: dict[str, int]
-
-
 @dataclass
 class Panel:
     patient: Patient  # annotated by `with_statuses`, with clinic and pump
@@ -356,13 +346,6 @@ def panel_patient(user, patient_id, now: datetime) -> Patient | None:
         return None
 
 
-def _plan_lines(rows: QuerySet) -> list[PlanLine]:
-    grouped: dict[tuple[str, datetime], dict[str, int]] = {}
-    for item in rows.order_by().values("kind", "due_at", "status").annotate(n=Count("pk")):
-        grouped.setdefault((item["kind"], item["due_at"]), {})[item["status"]] = item["n"]
-    return sorted((PlanLine(k, at, s) for (k, at), s in grouped.items()), key=lambda line: (line.due_at, line.kind))
-
-
 def patient_panel(patient: Patient, now: datetime) -> Panel:
     """Everything the panel shows, in a fixed number of queries (seven), however many events,
     check-ins, caregivers, messages or audit rows there are."""
@@ -379,10 +362,9 @@ def patient_panel(patient: Patient, now: datetime) -> Panel:
         .prefetch_related("corrections")
         .order_by("-occurred_at", "-pk")[: PANEL_EVENTS + 1]
     )
-    scope = Q(cycle__isnull=True, kind__in=EOS_KINDS)
-    if cycle is not None:
-        scope |= Q(cycle=cycle)
-    plan = _plan_lines(Delivery.objects.filter(scope, patient=patient))
+    plan, end_of_service_plan = refill_selectors.plan_lines(
+        refill_selectors.plan_deliveries(patient, cycle), by_occasion=False
+    )
     return Panel(
         patient=patient,
         statuses=statuses_of(patient, now),
@@ -404,8 +386,8 @@ def patient_panel(patient: Patient, now: datetime) -> Panel:
             .select_related("caregiver")
             .order_by(F("revoked_at").desc(nulls_first=True), "caregiver__full_name", "pk")
         ),
-        plan=[line for line in plan if line.kind not in EOS_KINDS],
-        end_of_service_plan=[line for line in plan if line.kind in EOS_KINDS],
+        plan=plan,
+        end_of_service_plan=end_of_service_plan,
         audit=list(AuditEvent.objects.filter(patient_id=patient.pk).order_by("-at", "-pk")[:PANEL_AUDIT]),
     )
 

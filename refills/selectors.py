@@ -7,6 +7,9 @@
   forecast inputs stored on the same row, so no events are loaded.
 - The forecast stored on a cycle: `stored_inputs` reads its inputs back (the codec, both ways,
   is refills.domain.inputs_json; refills.services writes with its `inputs_to_json`).
+- A patient's reminder plan (SPEC §5): `reminder_plan` for the staff page and the API (every
+  row, or one person's own), and `plan_deliveries` + `plan_lines`, the rows of the plan and the
+  lines they make, which the console's panel reads too.
 - Statuses (SPEC §7): `annotate` puts the open cycle's columns and an open discrepancy on a
   patient queryset in the same query, so a list page costs the same for 1 patient or 200;
   `facts_of` reads them back for the pure rule, refills.domain.statuses.
@@ -14,20 +17,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from patients.models import Patient
 
 from .domain.forecast import ForecastInputs, forecast
 from .domain.inputs_json import inputs_from_json
 from .domain.statuses import Facts
-from .models import PumpEvent, RefillCycle
+from .models import Acknowledgement, Delivery, PumpEvent, RefillCycle
+from .notify import recipients
+from .notify.kinds import END_OF_SERVICE, label_of
+from .notify.outbox import UNSENT
+from .services import APPOINTMENT_AFTER_DUE
 from .words import date_in_words, days_left_in_words, local, reason_sentence, when_in_words
 
 # --- The stored forecast ----------------------------------------------------------------------
@@ -113,6 +121,197 @@ def refill_cards(patients, now: datetime | None = None) -> list[RefillCard]:
     patients = list(patients)
     cycles = open_cycles(patients)
     return [build_card(p, cycles.get(p.pk), now) for p in patients]
+
+
+# --- A patient's reminder plan (the staff page, the API and the console panel) --------------
+
+STATUS_WORDS = {
+    Delivery.Status.PENDING: gettext_lazy("Waiting to be sent"),
+    Delivery.Status.SENDING: gettext_lazy("Being sent now"),
+    Delivery.Status.SENT: gettext_lazy("Sent"),
+    Delivery.Status.SKIPPED: gettext_lazy("Not sent: no longer needed"),
+    Delivery.Status.FAILED: gettext_lazy("Not sent yet: will try again"),
+    Delivery.Status.DEAD: gettext_lazy("Could not be sent"),
+}
+STATUS_SHORT = {
+    Delivery.Status.PENDING: gettext_lazy("waiting"),
+    Delivery.Status.SENDING: gettext_lazy("being sent"),
+    Delivery.Status.SENT: gettext_lazy("sent"),
+    Delivery.Status.SKIPPED: gettext_lazy("not needed"),
+    Delivery.Status.FAILED: gettext_lazy("will try again"),
+    Delivery.Status.DEAD: gettext_lazy("could not be sent"),
+}
+CHANNEL_WORDS = {
+    Delivery.Channel.EMAIL: gettext_lazy("E-mail"),
+    Delivery.Channel.SMS: gettext_lazy("Text message"),
+    Delivery.Channel.INBOX: gettext_lazy("Message in the app"),
+}
+ROLE_WORDS = {
+    "patient": gettext_lazy("Patient"),
+    "caregiver": gettext_lazy("Caregiver"),
+    "clinic": gettext_lazy("Clinic"),
+    "former": gettext_lazy("Former caregiver"),
+}
+
+
+def kind_label(kind: str) -> str:
+    return label_of(kind)
+
+
+@dataclass(frozen=True)
+class Addressee:
+    key: str  # user:<id>, patient:<id> or clinic:<id>
+    role: str  # patient | caregiver | clinic | former
+    name: str
+
+    @property
+    def role_words(self) -> str:
+        return str(ROLE_WORDS.get(self.role, self.role))
+
+
+@dataclass(frozen=True)
+class PlanLine:
+    """One message of the plan: a kind at an instant, with how its rows stand."""
+
+    kind: str
+    occasion: str
+    due_at: datetime
+    statuses: dict[str, int]
+
+    @property
+    def label(self) -> str:
+        return kind_label(self.kind)
+
+    @property
+    def status_words(self) -> str:
+        return ", ".join(f"{n} {STATUS_SHORT.get(status, status)}" for status, n in sorted(self.statuses.items()))
+
+
+@dataclass(frozen=True)
+class DeliveryLine:
+    row: Delivery
+    to: Addressee
+
+    @property
+    def label(self) -> str:
+        return kind_label(self.row.kind)
+
+    @property
+    def channel_words(self) -> str:
+        return str(CHANNEL_WORDS.get(self.row.channel, self.row.channel))
+
+    @property
+    def status_words(self) -> str:
+        return str(STATUS_WORDS.get(self.row.status, self.row.status))
+
+    @property
+    def next_attempt_at(self) -> datetime | None:
+        return self.row.next_attempt_at if self.row.status in UNSENT else None
+
+
+@dataclass(frozen=True)
+class AckLine:
+    ack: Acknowledgement
+    by: Addressee
+
+
+@dataclass
+class ReminderPlan:
+    patient: Patient
+    cycle: RefillCycle | None
+    lines: list[PlanLine]  # the open cycle's messages, by due instant
+    end_of_service: list[PlanLine]
+    acknowledged: bool  # by anyone: the 14- and 3-day steps are cancelled for everyone
+    acknowledgements: list[AckLine]
+    deliveries: QuerySet  # every row this viewer may see, ordered; paginate it
+    addressees: dict[str, Addressee] = field(default_factory=dict)
+
+    @property
+    def appointment_warning(self) -> str:
+        return appointment_warning(self.cycle)
+
+    def addressee(self, row: Delivery) -> Addressee:
+        known = self.addressees.get(row.recipient)
+        if known is not None:
+            return known
+        if row.recipient_user is not None:  # a caregiver whose link has since been revoked
+            return Addressee(row.recipient, "former", row.recipient_user.full_name)
+        return Addressee(row.recipient, "", row.recipient)
+
+    def delivery_lines(self, rows) -> list[DeliveryLine]:
+        return [DeliveryLine(row, self.addressee(row)) for row in rows]
+
+
+def appointment_warning(cycle: RefillCycle | None) -> str:
+    """The warning of services.book_appointment, for an appointment already booked."""
+    if cycle is None or cycle.appointment_at is None or cycle.refill_due_at is None:
+        return ""
+    return APPOINTMENT_AFTER_DUE if cycle.appointment_at > cycle.refill_due_at else ""
+
+
+def _addressees(patient: Patient) -> dict[str, Addressee]:
+    everyone = [*recipients.people(patient), recipients.for_clinic(patient.clinic)]
+    return {r.key: Addressee(r.key, r.role, r.name) for r in everyone}
+
+
+def open_cycle(patient: Patient) -> RefillCycle | None:
+    return RefillCycle.objects.filter(patient=patient, ended_at__isnull=True).first()
+
+
+def plan_deliveries(patient: Patient, cycle: RefillCycle | None) -> QuerySet[Delivery]:
+    """The rows of a patient's plan: the open cycle's messages and the end-of-service notices
+    (which belong to no cycle)."""
+    scope = Q(cycle__isnull=True, kind__in=END_OF_SERVICE)
+    if cycle is not None:
+        scope |= Q(cycle=cycle)
+    return Delivery.objects.filter(scope, patient=patient)
+
+
+def plan_lines(rows: QuerySet[Delivery], *, by_occasion: bool = True) -> tuple[list[PlanLine], list[PlanLine]]:
+    """The rows as one line per message, by due instant, with how many rows are in each status:
+    (the cycle's lines, the end-of-service notices' lines). A message is a kind at an instant
+    and, by_occasion, its occasion (the console's panel groups without it, so its lines have
+    none). One query."""
+    occasion = ("occasion",) if by_occasion else ()
+    grouped: dict[tuple[str, str, datetime], dict[str, int]] = {}
+    for item in rows.order_by().values("kind", *occasion, "due_at", "status").annotate(n=Count("pk")):
+        grouped.setdefault((item["kind"], item.get("occasion", ""), item["due_at"]), {})[item["status"]] = item["n"]
+    lines = sorted(
+        (PlanLine(*key, statuses) for key, statuses in grouped.items()), key=lambda line: (line.due_at, line.kind)
+    )
+    return (
+        [line for line in lines if line.kind not in END_OF_SERVICE],
+        [line for line in lines if line.kind in END_OF_SERVICE],
+    )
+
+
+def reminder_plan(patient: Patient, *, only_recipient: str | None = None) -> ReminderPlan:
+    """The open cycle's plan, its deliveries, acknowledgements and the end-of-service notices.
+    Staff see every row; pass only_recipient ("user:<id>") for a patient or caregiver, who see
+    only their own rows. A constant number of queries, however many rows there are."""
+    cycle = open_cycle(patient)
+    rows = plan_deliveries(patient, cycle)
+    if only_recipient is not None:
+        rows = rows.filter(recipient=only_recipient)
+    lines, end_of_service = plan_lines(rows)
+    acks = list(Acknowledgement.objects.filter(cycle=cycle).order_by("acknowledged_at")) if cycle else []
+    addressees = _addressees(patient)
+    plan = ReminderPlan(
+        patient=patient,
+        cycle=cycle,
+        lines=lines,
+        end_of_service=end_of_service,
+        acknowledged=bool(acks),
+        acknowledgements=[],
+        deliveries=rows.select_related("recipient_user").order_by("due_at", "kind", "recipient", "channel", "pk"),
+        addressees=addressees,
+    )
+    plan.acknowledgements = [
+        AckLine(ack, addressees.get(ack.recipient) or Addressee(ack.recipient, "former", ""))
+        for ack in acks
+        if only_recipient is None or ack.recipient == only_recipient
+    ]
+    return plan
 
 
 # --- Statuses -------------------------------------------------------------------------------
