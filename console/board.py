@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from patients import audit
-from refills.templatetags.refill_tags import date_in_words
+from refills.words import date_in_words
 
 from . import selectors
 from .patients import require_staff

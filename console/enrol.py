@@ -43,8 +43,9 @@ from patients.access import staff_clinics
 from patients.models import Clinic, EnrolmentDraft, Patient
 from refills.domain.catalog import CATALOG
 from refills.models import PumpProfile
-from refills.templatetags.refill_tags import days_left_in_words, local_when, reason_sentence
+from refills.templatetags.refill_tags import local_when
 from refills.web.event_forms import Submission
+from refills.words import days_left_in_words, reason_sentence
 
 from .enrol_forms import PumpStepForm, RefillStepForm
 from .enrol_steps import FORMS, STEP_TITLES, STEPS, Context, Incomplete, plan_of, zone_of

@@ -1,7 +1,7 @@
 """The triage queue of the clinic console (SPEC §7, §8): the queue page and one item's page.
 
 Thin: patients.queue selects the items a user may work and holds the two actions (acknowledge,
-resolve); refills.statuses gives each patient's statuses. Everything outside the user's clinics
+resolve); refills.domain.statuses gives each patient's statuses. Everything outside the user's clinics
 is a 404. A list read is one audit row per request; the actions audit their own writes.
 
     queue_rows.py     what a row shows, and a row as console.snapshot keeps it

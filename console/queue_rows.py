@@ -19,7 +19,8 @@ from django.utils.translation import ngettext
 from patients import audit
 from patients import queue as queue_services
 from patients.models import AuditEvent, Patient, QueueItem
-from refills import statuses as patient_statuses
+from refills import selectors as refill_selectors
+from refills.domain import statuses as patient_statuses
 
 # --- What one row shows ---------------------------------------------------------------------------
 
@@ -72,11 +73,11 @@ def age_in_words(seconds: int) -> str:
 
 
 def statuses_of(patient: Patient, now: datetime) -> list[dict]:
-    """The patient's statuses, most urgent first (a patient annotated by refills.statuses)."""
+    """The patient's statuses, most urgent first (a patient annotated by refills.selectors.annotate)."""
     found = []
     if not patient.is_active:
         found.append({"code": patient.status, "label": patient.get_status_display()})
-    codes = patient_statuses.statuses(patient_statuses.facts_of(patient), now)
+    codes = patient_statuses.statuses(refill_selectors.facts_of(patient), now)
     found += [{"code": code, "label": patient_statuses.LABELS[code]} for code in codes]
     return found
 

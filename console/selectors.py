@@ -1,11 +1,11 @@
-"""Reads for the clinic console: the patient list, the refill board, the patient panel and the
-triage queue's items.
+"""Reads for the clinic console: the patient list, the refill board and the triage queue's
+items (the patient panel's are in panel_selectors.py).
 
-Statuses (SPEC §7) are worked out in the database as well as in Python: refills.statuses.annotate
+Statuses (SPEC §7) are worked out in the database as well as in Python: refills.selectors.annotate
 puts the open cycle's columns on each patient, `with_statuses` turns them into one flag per
 status and a rank (the most urgent status), so that filters, sorting and pagination happen in
-the one query that fetches a page. refills.statuses.statuses says the same thing in Python for
-the rows shown; both read the same `now`.
+the one query that fetches a page. refills.domain.statuses.statuses says the same thing in
+Python for the rows shown; both read the same `now`.
 
 Every function here runs a fixed number of queries, whatever the number of rows.
 """
@@ -16,18 +16,14 @@ import calendar
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from typing import TYPE_CHECKING, TypeVar
 from zoneinfo import ZoneInfo
 
 from django.db.models import (
     BooleanField,
     Case,
-    Count,
-    Exists,
     F,
     IntegerField,
-    OuterRef,
     Prefetch,
     Q,
     QuerySet,
@@ -37,16 +33,11 @@ from django.db.models import (
 )
 
 from patients.access import staff_clinics, visible_patients
-from patients.models import AuditEvent, CaregiverLink, Patient, QueueItem
-from refills import statuses as refill_statuses
+from patients.models import Patient, QueueItem
+from refills import selectors as refill_selectors
 from refills.domain import catalog
+from refills.domain import statuses as refill_statuses
 from refills.domain.clock import days_between
-from refills.domain.forecast import Forecast, forecast
-from refills.models import Acknowledgement, Delivery, PumpEvent, PumpProfile, RefillCycle
-from refills.notify.kinds import END_OF_SERVICE
-from refills.services import effective_values
-from refills.templatetags.refill_tags import stored_inputs
-from symptoms.models import CheckIn
 
 if TYPE_CHECKING:
     from typing import TypedDict
@@ -54,7 +45,7 @@ if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
 
     class CycleColumns(TypedDict):
-        """The open cycle's instants that refills.statuses.annotate adds to each patient."""
+        """The open cycle's instants that refills.selectors.annotate adds to each patient."""
 
         cycle_refill_due_at: datetime | None
         cycle_empty_at: datetime | None
@@ -69,11 +60,6 @@ ORDER = refill_statuses.ORDER
 LABELS = refill_statuses.LABELS
 EOS_WARNING = refill_statuses.END_OF_SERVICE_WARNING
 BOARD_DAYS = 30
-PANEL_EVENTS = 50
-PANEL_CHECKINS = 20
-PANEL_AUDIT = 50
-EOS_KINDS = END_OF_SERVICE
-FLOOR_ML = Decimal("4.0")  # withdrawal starts above the 2 mL alarm in about a quarter of patients
 
 
 # --- Whose patients -------------------------------------------------------------------------
@@ -111,7 +97,7 @@ def eos_on_or_before(by: date, prefix: str = "pump__") -> Q:
 
 
 def status_conditions(now: datetime) -> dict[str, Q]:
-    """Each status of refills.statuses.statuses as a condition on an annotated patient
+    """Each status of refills.domain.statuses.statuses as a condition on an annotated patient
     (`due_soon` here ignores `overdue`; the flags below keep them apart)."""
     return {
         "empty": Q(cycle_empty_at__lte=now),
@@ -127,10 +113,10 @@ def _flag(condition: Q) -> Case:
 
 
 def with_statuses(patients: QuerySet[Patient], now: datetime) -> QuerySet[StatusPatient]:
-    """refills.statuses.annotate, plus one boolean per status (`is_<status>`) and `status_rank`
+    """refills.selectors.annotate, plus one boolean per status (`is_<status>`) and `status_rank`
     (the index in ORDER of the most urgent status; 5 is "ok")."""
     conditions = status_conditions(now)
-    annotated = refill_statuses.annotate(patients).annotate(
+    annotated = refill_selectors.annotate(patients).annotate(
         **{f"is_{name}": _flag(condition) for name, condition in conditions.items() if name != "due_soon"}
     )
     annotated = annotated.annotate(
@@ -156,8 +142,8 @@ def by_urgency(patients: QuerySet[P]) -> QuerySet[P]:
 
 
 def statuses_of(patient: Patient, now: datetime) -> list[str]:
-    """The statuses of a patient annotated by `with_statuses`, by refills.statuses itself."""
-    return refill_statuses.statuses(refill_statuses.facts_of(patient), now)
+    """The statuses of a patient annotated by `with_statuses`, by refills.domain.statuses itself."""
+    return refill_statuses.statuses(refill_selectors.facts_of(patient), now)
 
 
 def status_words(found: list[str]) -> str:
@@ -297,113 +283,6 @@ def refill_board(user, now: datetime, days: int = BOARD_DAYS) -> Board:
     return board
 
 
-# --- The patient panel ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class EventLine:
-    event: PumpEvent
-    values_in_force: dict
-    corrected: bool
-
-
-@dataclass(frozen=True)
-class PlanLine:
-    kind: str
-    due_at: datetime
-    statuses: dict[str, int]
-
-
-@dataclass
-class Panel:
-    patient: Patient  # annotated by `with_statuses`, with clinic and pump
-    statuses: list[str]
-    pump: PumpProfile | None
-    cycle: RefillCycle | None
-    forecast: Forecast | None
-    events: list[EventLine]
-    more_events: bool
-    checkins: list[CheckIn]
-    caregivers: list[CaregiverLink]
-    plan: list[PlanLine]
-    end_of_service_plan: list[PlanLine]
-    audit: list[AuditEvent]
-
-    @property
-    def status_words(self) -> str:
-        return status_words(self.statuses)
-
-    @property
-    def acknowledged(self) -> bool:
-        return bool(self.cycle is not None and getattr(self.cycle, "acknowledged", False))
-
-    @property
-    def undelivered(self) -> int:
-        return sum(line.statuses.get(Delivery.Status.DEAD, 0) for line in [*self.plan, *self.end_of_service_plan])
-
-
-def panel_patient(user, patient_id, now: datetime) -> Patient | None:
-    """The patient with statuses, clinic and pump, if this user is staff of their clinic."""
-    try:
-        return with_statuses(console_patients(user), now).select_related("clinic").get(pk=int(patient_id))
-    except (Patient.DoesNotExist, TypeError, ValueError):
-        return None
-
-
-def _plan_lines(rows: QuerySet) -> list[PlanLine]:
-    grouped: dict[tuple[str, datetime], dict[str, int]] = {}
-    for item in rows.order_by().values("kind", "due_at", "status").annotate(n=Count("pk")):
-        grouped.setdefault((item["kind"], item["due_at"]), {})[item["status"]] = item["n"]
-    return sorted((PlanLine(k, at, s) for (k, at), s in grouped.items()), key=lambda line: (line.due_at, line.kind))
-
-
-def patient_panel(patient: Patient, now: datetime) -> Panel:
-    """Everything the panel shows, in a fixed number of queries (seven), however many events,
-    check-ins, caregivers, messages or audit rows there are."""
-    cycle = (
-        RefillCycle.objects.filter(patient=patient, ended_at__isnull=True)
-        .annotate(acknowledged=Exists(Acknowledgement.objects.filter(cycle=OuterRef("pk"))))
-        .first()
-    )
-    inputs = stored_inputs(cycle, now) if cycle is not None and cycle.has_forecast else None
-    events = list(
-        PumpEvent.objects.filter(patient=patient)
-        .exclude(kind=PumpEvent.Kind.CORRECTION)
-        .select_related("recorded_by")
-        .prefetch_related("corrections")
-        .order_by("-occurred_at", "-pk")[: PANEL_EVENTS + 1]
-    )
-    scope = Q(cycle__isnull=True, kind__in=EOS_KINDS)
-    if cycle is not None:
-        scope |= Q(cycle=cycle)
-    plan = _plan_lines(Delivery.objects.filter(scope, patient=patient))
-    return Panel(
-        patient=patient,
-        statuses=statuses_of(patient, now),
-        pump=getattr(patient, "pump", None),
-        cycle=cycle,
-        forecast=forecast(inputs) if inputs else None,
-        events=[
-            EventLine(e, effective_values(e, list(e.corrections.all())), bool(e.corrections.all()))
-            for e in events[:PANEL_EVENTS]
-        ],
-        more_events=len(events) > PANEL_EVENTS,
-        checkins=list(
-            CheckIn.objects.filter(patient=patient)
-            .select_related("logged_by")
-            .order_by("-observed_at", "-pk")[:PANEL_CHECKINS]
-        ),
-        caregivers=list(
-            CaregiverLink.objects.filter(patient=patient)
-            .select_related("caregiver")
-            .order_by(F("revoked_at").desc(nulls_first=True), "caregiver__full_name", "pk")
-        ),
-        plan=[line for line in plan if line.kind not in EOS_KINDS],
-        end_of_service_plan=[line for line in plan if line.kind in EOS_KINDS],
-        audit=list(AuditEvent.objects.filter(patient_id=patient.pk).order_by("-at", "-pk")[:PANEL_AUDIT]),
-    )
-
-
 # --- The triage queue -----------------------------------------------------------------------
 # patients.queue selects the items a user may work (open_items, recently_resolved, get_item).
 
@@ -415,10 +294,10 @@ def without_patient(items):
 
 def attach_statuses(items: list[QueueItem]) -> list[QueueItem]:
     """Each item's patient, annotated for its statuses: one query for any number of items."""
-    prefetch_related_objects(items, Prefetch("patient", queryset=refill_statuses.annotate(Patient.objects.all())))
+    prefetch_related_objects(items, Prefetch("patient", queryset=refill_selectors.annotate(Patient.objects.all())))
     return items
 
 
 def annotated_patient(item: QueueItem) -> QueueItem:
-    item.patient = refill_statuses.annotate(Patient.objects.filter(pk=item.patient_id)).get()
+    item.patient = refill_selectors.annotate(Patient.objects.filter(pk=item.patient_id)).get()
     return item

@@ -25,8 +25,9 @@ from patients.models import AuditEvent, CaregiverLink, Patient, QueueItem, Queue
 from .domain import catalog, chain
 from .domain.clock import at_local_hour, truncate, utc_offset_minutes
 from .domain.events import EventContext, EventError, EventValues, check_time, parse_event, values_to_json
-from .domain.forecast import Forecast, ForecastInputs, forecast
-from .domain.programs import parse_program, program_to_dict
+from .domain.forecast import Forecast, forecast
+from .domain.inputs_json import inputs_to_json
+from .domain.programs import parse_program
 from .models import PumpEvent, PumpProfile, RefillCycle
 from .notify import planning
 
@@ -379,22 +380,6 @@ def _store_forecast(cycle: RefillCycle, result: Forecast | None, now: datetime) 
     cycle.computed_at = now
     if (cycle.refill_due_at, cycle.empty_at, cycle.reminder_at) != before:
         cycle.sequence += 1
-
-
-def inputs_to_json(inputs: ForecastInputs) -> dict:
-    return {
-        "t0": inputs.t0.isoformat(),
-        "v0_ml": str(inputs.v0_ml),
-        "program": program_to_dict(inputs.program),
-        "pump_utc_offset_minutes": inputs.pump_utc_offset_minutes,
-        "alarm_volume_ml": str(inputs.alarm_volume_ml),
-        "last_fill_at": inputs.last_fill_at.isoformat(),
-        "max_days_in_pump": inputs.max_days_in_pump,
-        "zone": inputs.zone,
-        "reminder_hour": inputs.reminder_hour,
-        "printout_alarm_date": inputs.printout_alarm_date.isoformat() if inputs.printout_alarm_date else None,
-        "alarms_reported_at": [a.isoformat() for a in inputs.alarms_reported_at],
-    }
 
 
 def save_profile(*, patient: Patient, by: User, values: dict) -> PumpProfile:

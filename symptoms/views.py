@@ -28,7 +28,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from patients import audit
 from patients.access import get_visible_patient, is_clinic_staff, visible_patients
-from refills.templatetags.refill_tags import when_in_words
+from refills.words import when_in_words
 
 from . import services
 from .forms import CheckInForm, StaffCheckInForm, initial_unit, reported

@@ -8,9 +8,10 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from patients.models import Patient, QueueItem
+from refills.domain.statuses import statuses
 from refills.models import RefillCycle
 from refills.notify import outbox
-from refills.statuses import annotate, facts_of, statuses
+from refills.selectors import annotate, facts_of
 from symptoms.models import CheckIn
 
 pytestmark = pytest.mark.django_db

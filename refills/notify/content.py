@@ -14,8 +14,8 @@ from django.urls import reverse
 
 from patients.emails import render_text
 
-from ..domain.clock import days_between, in_zone, local_day
 from ..models import RefillCycle
+from ..words import date_in_words
 from . import acks, calendar
 from .channels import Message
 from .kinds import MessageKind, subject_of
@@ -25,19 +25,20 @@ SUBJECTS = {kind.value: kind.subject for kind in MessageKind}
 CLINIC_SUBJECTS = {kind.value: kind.clinic_subject for kind in MessageKind if kind.clinic_subject != kind.subject}
 
 
-def date_in_words(at: datetime, zone: str) -> str:
-    local = in_zone(at, zone)
-    return f"{local:%A} {local.day} {local:%B}"
+def days_left(at: datetime, zone: str, now: datetime) -> int:
+    tz = ZoneInfo(zone)
+    return (at.astimezone(tz).date() - now.astimezone(tz).date()).days
 
 
 def alert_facts(payload: dict, zone: str, now: datetime) -> dict:
     """A check-in alert's time on the recipient's clock ("14:05", and the day when not today)."""
-    observed = in_zone(datetime.fromisoformat(payload["observed_at"]), zone)
-    today = local_day(now, zone)
+    observed = datetime.fromisoformat(payload["observed_at"]).astimezone(ZoneInfo(zone))
+    today = now.astimezone(ZoneInfo(zone)).date()
+    day = date_in_words(observed, zone, year=False, translated=False)
     return {
         "alert": True,
         "observed_time": f"{observed:%H:%M}",
-        "observed_day": "" if observed.date() == today else f" on {date_in_words(observed, zone)}",
+        "observed_day": "" if observed.date() == today else f" on {day}",
         "logged_by_role": payload.get("logged_by_role", ""),
     }
 
@@ -60,10 +61,14 @@ def render(delivery, recipient, now: datetime) -> Message:
     calendar_cycle = None  # the cycle whose calendar event goes with the e-mail
     if cycle is not None and cycle.refill_due_at is not None:
         context.update(
-            due_words=date_in_words(cycle.refill_due_at, zone),
-            days_left=days_between(cycle.refill_due_at, now, zone),
-            appointment_words=date_in_words(cycle.appointment_at, zone) if cycle.appointment_at else "",
-            appointment_time=in_zone(cycle.appointment_at, zone).strftime("%H:%M") if cycle.appointment_at else "",
+            due_words=date_in_words(cycle.refill_due_at, zone, year=False, translated=False),
+            days_left=days_left(cycle.refill_due_at, zone, now),
+            appointment_words=date_in_words(cycle.appointment_at, zone, year=False, translated=False)
+            if cycle.appointment_at
+            else "",
+            appointment_time=cycle.appointment_at.astimezone(ZoneInfo(zone)).strftime("%H:%M")
+            if cycle.appointment_at
+            else "",
         )
         if recipient.role != "clinic":
             token = acks.make_token(cycle, recipient.key)

@@ -25,7 +25,8 @@ from patients.models import Patient, QueueItem, QueueKind
 from ..domain import reminders
 from ..domain.clock import first_at_hour_after, latest_at_hour_before, local_date
 from ..models import Acknowledgement, Delivery, RefillCycle
-from . import content, recipients
+from ..words import date_in_words
+from . import recipients
 from .kinds import ACK_CANCELS, PLAN_KINDS, MessageKind
 from .rows import UNSENT, build_rows, create_rows, store_rows
 
@@ -153,7 +154,8 @@ def plan_end_of_service(patient: Patient, end_of_service_at: datetime | None, no
     Delivery.objects.filter(key__startswith=scope + ":", status__in=UNSENT).delete()
     if end_of_service_at is None or not patient.is_active:
         return
-    payload = {"end_of_service_date": content.date_in_words(end_of_service_at, patient.time_zone)}
+    words = date_in_words(end_of_service_at, patient.time_zone, year=False, translated=False)
+    payload = {"end_of_service_date": words}
     everyone = [*recipients.people(patient), recipients.for_clinic(patient.clinic)]
     for notice in reminders.end_of_service_notices(end_of_service_at, patient.clinic.reminder_hour, patient.time_zone):
         status = Delivery.Status.SKIPPED if notice.due_at < now - timedelta(days=1) else Delivery.Status.PENDING

@@ -1,61 +1,22 @@
-"""How refill dates and pump values are shown to people: the "next refill due" card, dates
-in words in the patient's zone, and plain descriptions of an event's values.
-
-The card reads the forecast stored on the open RefillCycle (one query for any number of
-patients); only the volume now depends on the current instant, and it is worked out from
-the forecast inputs stored on the same row, so no events are loaded.
-"""
+"""How refill dates and pump values are shown to people in templates: the "next refill due"
+card (read by refills.selectors.refill_cards), dates in words in the patient's zone (the words
+are refills.words), and plain descriptions of an event's values."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
-
 from django import template
-from django.utils import timezone
 from django.utils.dateformat import format as format_date
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from patients.access import is_clinic_staff
-from patients.models import Patient
+from refills import selectors
 from refills.domain.catalog import CATALOG
-from refills.domain.clock import days_between
-from refills.domain.clock import in_zone as _local
-from refills.domain.forecast import ForecastInputs, forecast
-from refills.domain.programs import parse_program
-from refills.models import RefillCycle
+from refills.words import date_in_words, local, number, when_in_words
 
 register = template.Library()
 
 
 # --- Words for dates and numbers ------------------------------------------------------------
-
-
-def date_in_words(at: datetime | date, zone: str, *, year: bool | None = None, now: datetime | None = None) -> str:
-    """ "Thursday 26 November" on the patient's wall clock; the year is added when it is not
-    this year (or always, with year=True)."""
-    local = _local(at, zone) if isinstance(at, datetime) else at
-    if year is None:
-        year = local.year != _local(now or timezone.now(), zone).year
-    return format_date(local, "l j F Y" if year else "l j F")
-
-
-def time_in_words(at: datetime, zone: str) -> str:
-    return format_date(_local(at, zone), "H:i")
-
-
-def when_in_words(at: datetime, zone: str, *, year: bool | None = None) -> str:
-    """ "Thursday 26 November at 10:30" (the patient's wall clock)."""
-    return _("%(date)s at %(time)s") % {"date": date_in_words(at, zone, year=year), "time": time_in_words(at, zone)}
-
-
-def number(value) -> str:
-    """A decimal without trailing zeros: 20.00 → "20", 12.50 → "12.5"."""
-    if value in (None, ""):
-        return ""
-    return f"{Decimal(str(value)).normalize():f}"
 
 
 @register.filter
@@ -74,139 +35,21 @@ def local_when(at, zone) -> str:
     """{{ at|local_when:zone }} → "Sunday 1 March 2026 at 09:00 CST"."""
     if not at:
         return ""
-    return f"{when_in_words(at, zone, year=True)} {format_date(_local(at, zone), 'T')}"
+    return f"{when_in_words(at, zone, year=True)} {format_date(local(at, zone), 'T')}"
 
 
-def days_left_in_words(days: int) -> str:
-    if days > 1:
-        return ngettext("in %(n)d day", "in %(n)d days", days) % {"n": days}
-    if days == 1:
-        return _("tomorrow")
-    if days == 0:
-        return _("today")
-    late = -days
-    return ngettext("%(n)d day ago — call your clinic today", "%(n)d days ago — call your clinic today", late) % {
-        "n": late
-    }
-
-
-def reason_sentence(reason: str, max_days: int | None = None) -> str:
-    if reason == "low_reservoir_alarm":
-        return _("This is when your pump will start beeping because it is low. Get your refill before then.")
-    if reason == "stability_limit":
-        return _("The medicine can stay in the pump for %(n)s days at most.") % {"n": max_days or "—"}
-    if reason == "printout_alarm":
-        return _("This is the date on your clinic's pump printout.")
-    if reason == "alarm_reported":
-        return _("Your pump alarm went off. Call your clinic today.")
-    return ""
-
-
-# --- The "next refill due" card -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RefillCard:
-    patient: Patient
-    has_forecast: bool
-    no_forecast: str = ""  # why there is no date, in one plain sentence
-    due_date: str = ""
-    days_left: int | None = None
-    days_left_words: str = ""
-    reason: str = ""
-    reason_sentence: str = ""
-    appointment: str = ""
-    volume_now_ml: Decimal | None = None
-    concentration_mcg_per_ml: Decimal | None = None
-    daily_dose_mcg: Decimal | None = None
-    last_refill: str = ""
-
-    @property
-    def overdue(self) -> bool:
-        return self.days_left is not None and self.days_left < 0
-
-    @property
-    def due_today(self) -> bool:
-        return self.days_left == 0
-
-
-def open_cycles(patients) -> dict[int, RefillCycle]:
-    """The open refill cycle of each patient, in one query."""
-    ids = [p.pk for p in patients]
-    if not ids:
-        return {}
-    return {c.patient_id: c for c in RefillCycle.objects.filter(patient_id__in=ids, ended_at__isnull=True)}
-
-
-def stored_inputs(cycle: RefillCycle, now: datetime) -> ForecastInputs | None:
-    """The forecast inputs saved with the cycle's forecast, as of `now`."""
-    data = cycle.forecast_inputs or {}
-    try:
-        printout = data.get("printout_alarm_date")
-        return ForecastInputs(
-            t0=datetime.fromisoformat(data["t0"]),
-            v0_ml=Decimal(data["v0_ml"]),
-            program=parse_program(data["program"]),
-            pump_utc_offset_minutes=int(data["pump_utc_offset_minutes"]),
-            alarm_volume_ml=Decimal(data["alarm_volume_ml"]),
-            last_fill_at=datetime.fromisoformat(data["last_fill_at"]),
-            max_days_in_pump=int(data["max_days_in_pump"]),
-            zone=data["zone"],
-            reminder_hour=int(data["reminder_hour"]),
-            now=now,
-            printout_alarm_date=date.fromisoformat(printout) if printout else None,
-            alarms_reported_at=tuple(datetime.fromisoformat(a) for a in data.get("alarms_reported_at") or ()),
-        )
-    except (KeyError, TypeError, ValueError, ArithmeticError):
-        return None
-
-
-def build_card(patient: Patient, cycle: RefillCycle | None, now: datetime) -> RefillCard:
-    if not patient.is_active:
-        return RefillCard(
-            patient,
-            has_forecast=False,
-            no_forecast=_("There is no refill date because this record is marked “%(status)s”.")
-            % {"status": patient.get_status_display()},
-        )
-    if cycle is None or cycle.refill_due_at is None:  # no forecast (has_forecast, spelled out)
-        return RefillCard(
-            patient,
-            has_forecast=False,
-            no_forecast=_("There is no refill date yet. It will show here after the clinic records a refill."),
-        )
-    zone = patient.time_zone
-    inputs = stored_inputs(cycle, now)
-    days = days_between(cycle.refill_due_at, now, zone)
-    return RefillCard(
-        patient,
-        has_forecast=True,
-        due_date=date_in_words(cycle.refill_due_at, zone, now=now),
-        days_left=days,
-        days_left_words=days_left_in_words(days),
-        reason=cycle.refill_due_reason,
-        reason_sentence=reason_sentence(cycle.refill_due_reason, inputs.max_days_in_pump if inputs else None),
-        appointment=when_in_words(cycle.appointment_at, zone) if cycle.appointment_at else "",
-        volume_now_ml=forecast(inputs).volume_now_ml if inputs else None,
-        concentration_mcg_per_ml=inputs.program.concentration_mcg_per_ml if inputs else None,
-        daily_dose_mcg=cycle.daily_dose_mcg,
-        last_refill=date_in_words(inputs.last_fill_at, zone, year=True) if inputs else "",
-    )
-
-
-def refill_cards(patients, now: datetime | None = None) -> list[RefillCard]:
-    """One card per patient, in the order given; one query whatever their number."""
-    now = now or timezone.now()
-    patients = list(patients)
-    cycles = open_cycles(patients)
-    return [build_card(p, cycles.get(p.pk), now) for p in patients]
+# --- The "next refill due" card ------------------------------------------------------------
 
 
 @register.inclusion_tag("refills/_patient_panel.html", takes_context=True)
 def refill_panel(context, patient):
     """The card and the pump links on a patient's page (staff also get the staff pages)."""
     user = context["request"].user
-    return {"card": refill_cards([patient])[0], "patient": patient, "is_staff": is_clinic_staff(user, patient)}
+    return {
+        "card": selectors.refill_cards([patient])[0],
+        "patient": patient,
+        "is_staff": is_clinic_staff(user, patient),
+    }
 
 
 # --- An event's values in plain words -------------------------------------------------------

@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from ..domain import catalog
 from ..domain.events import DATE_OUT_OF_RANGE, date_in_range
 from ..models import PumpEvent
-from ..templatetags.refill_tags import number
+from ..words import number
 from .forms import DateInput, ServiceErrorsMixin, number_field
 from .program_forms import BOLUS_ROWS, FLEX_ROWS, initial_from_program, program_fields, program_from
 

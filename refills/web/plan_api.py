@@ -4,7 +4,7 @@ booked refill appointment.
 The patient goes through patients.access.get_visible_patient (anything else is a 404). Staff of
 the patient's clinic see every delivery; the patient and their caregivers see only their own
 (recipient "user:<their id>"), never anyone else's. The plan is read by
-plan_views.reminder_plan, the one reader the staff page uses too.
+refills.selectors.reminder_plan, the one reader the staff page uses too.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from patients.access import is_clinic_staff
 from patients.models import User
 
 from .. import services
+from ..selectors import reminder_plan
 from .api import PatientScopedView, field_errors
-from .plan_views import reminder_plan
 from .serializers import AwareDateTimeField, PatientDateTimeField
 
 STATUS_HELP = "pending, sending, sent, skipped, failed (tried again at next_attempt_at) or dead (given up)."

@@ -2,14 +2,14 @@
 deliveries, the booked refill appointment, and the private calendar feed.
 
 Thin: the patient comes from patients.access (anything else is a 404), writes go through
-refills.services. `reminder_plan` is the one reader of a plan; the API (plan_api.py) uses it
-too, so the page and the API can never disagree about what is planned or who may see a row.
+refills.services. refills.selectors.reminder_plan is the one reader of a plan; the API
+(plan_api.py) uses it too, so the page and the API can never disagree about what is planned or
+who may see a row.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, cast
 from zoneinfo import ZoneInfo
 
@@ -20,7 +20,7 @@ from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -34,194 +34,20 @@ from patients import services as patient_services
 from patients.access import get_visible_patient, visible_patients
 from patients.models import Patient, User
 
-from .. import services
+from .. import selectors, services
 from ..domain.clock import local_instant
 from ..domain.events import DATE_OUT_OF_RANGE, date_in_range
-from ..models import Acknowledgement, Delivery, RefillCycle
-from ..notify import calendar, recipients
-from ..notify.kinds import END_OF_SERVICE, label_of
-from ..notify.outbox import UNSENT
+from ..models import RefillCycle
+from ..notify import calendar
 from .forms import DateInput, ServiceErrorsMixin
 from .views import _staff_patient
 
 if TYPE_CHECKING:
-    from django_stubs_ext import StrPromise
+    pass
 
 PAGE_SIZE = 100
 FEED_SALT = "refills.calendar"
 FEED_KEEPS_ENDED_CYCLES = timedelta(days=180)
-EOS_KINDS = END_OF_SERVICE
-STATUS_WORDS: dict[str, StrPromise] = {  # by Delivery.Status, a str
-    Delivery.Status.PENDING: gettext_lazy("Waiting to be sent"),
-    Delivery.Status.SENDING: gettext_lazy("Being sent now"),
-    Delivery.Status.SENT: gettext_lazy("Sent"),
-    Delivery.Status.SKIPPED: gettext_lazy("Not sent: no longer needed"),
-    Delivery.Status.FAILED: gettext_lazy("Not sent yet: will try again"),
-    Delivery.Status.DEAD: gettext_lazy("Could not be sent"),
-}
-STATUS_SHORT: dict[str, StrPromise] = {
-    Delivery.Status.PENDING: gettext_lazy("waiting"),
-    Delivery.Status.SENDING: gettext_lazy("being sent"),
-    Delivery.Status.SENT: gettext_lazy("sent"),
-    Delivery.Status.SKIPPED: gettext_lazy("not needed"),
-    Delivery.Status.FAILED: gettext_lazy("will try again"),
-    Delivery.Status.DEAD: gettext_lazy("could not be sent"),
-}
-CHANNEL_WORDS: dict[str, StrPromise] = {
-    Delivery.Channel.EMAIL: gettext_lazy("E-mail"),
-    Delivery.Channel.SMS: gettext_lazy("Text message"),
-    Delivery.Channel.INBOX: gettext_lazy("Message in the app"),
-}
-ROLE_WORDS = {
-    "patient": gettext_lazy("Patient"),
-    "caregiver": gettext_lazy("Caregiver"),
-    "clinic": gettext_lazy("Clinic"),
-    "former": gettext_lazy("Former caregiver"),
-}
-
-
-def kind_label(kind: str) -> str:
-    return label_of(kind)
-
-
-# --- Reading a plan (the API uses this too) ---------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Addressee:
-    key: str  # user:<id>, patient:<id> or clinic:<id>
-    role: str  # patient | caregiver | clinic | former
-    name: str
-
-    @property
-    def role_words(self) -> str:
-        return str(ROLE_WORDS.get(self.role, self.role))
-
-
-@dataclass(frozen=True)
-class PlanLine:
-    """One message of the plan: a kind at an instant, with how its rows stand."""
-
-    kind: str
-    occasion: str
-    due_at: datetime
-    statuses: dict[str, int]
-
-    @property
-    def label(self) -> str:
-        return kind_label(self.kind)
-
-    @property
-    def status_words(self) -> str:
-        return ", ".join(f"{n} {STATUS_SHORT.get(status, status)}" for status, n in sorted(self.statuses.items()))
-
-
-@dataclass(frozen=True)
-class DeliveryLine:
-    row: Delivery
-    to: Addressee
-
-    @property
-    def label(self) -> str:
-        return kind_label(self.row.kind)
-
-    @property
-    def channel_words(self) -> str:
-        return str(CHANNEL_WORDS.get(self.row.channel, self.row.channel))
-
-    @property
-    def status_words(self) -> str:
-        return str(STATUS_WORDS.get(self.row.status, self.row.status))
-
-    @property
-    def next_attempt_at(self) -> datetime | None:
-        return self.row.next_attempt_at if self.row.status in UNSENT else None
-
-
-@dataclass(frozen=True)
-class AckLine:
-    ack: Acknowledgement
-    by: Addressee
-
-
-@dataclass
-class ReminderPlan:
-    patient: Patient
-    cycle: RefillCycle | None
-    lines: list[PlanLine]  # the open cycle's messages, by due instant
-    end_of_service: list[PlanLine]
-    acknowledged: bool  # by anyone: the 14- and 3-day steps are cancelled for everyone
-    acknowledgements: list[AckLine]
-    deliveries: QuerySet  # every row this viewer may see, ordered; paginate it
-    addressees: dict[str, Addressee] = field(default_factory=dict)
-
-    @property
-    def appointment_warning(self) -> str:
-        return appointment_warning(self.cycle)
-
-    def addressee(self, row: Delivery) -> Addressee:
-        known = self.addressees.get(row.recipient)
-        if known is not None:
-            return known
-        if row.recipient_user is not None:  # a caregiver whose link has since been revoked
-            return Addressee(row.recipient, "former", row.recipient_user.full_name)
-        return Addressee(row.recipient, "", row.recipient)
-
-    def delivery_lines(self, rows) -> list[DeliveryLine]:
-        return [DeliveryLine(row, self.addressee(row)) for row in rows]
-
-
-def appointment_warning(cycle: RefillCycle | None) -> str:
-    """The warning of services.book_appointment, for an appointment already booked."""
-    if cycle is None or cycle.appointment_at is None or cycle.refill_due_at is None:
-        return ""
-    return services.APPOINTMENT_AFTER_DUE if cycle.appointment_at > cycle.refill_due_at else ""
-
-
-def _addressees(patient: Patient) -> dict[str, Addressee]:
-    everyone = [*recipients.people(patient), recipients.for_clinic(patient.clinic)]
-    return {r.key: Addressee(r.key, r.role, r.name) for r in everyone}
-
-
-def _plan_lines(rows: QuerySet) -> list[PlanLine]:
-    grouped: dict[tuple, dict[str, int]] = {}
-    for item in rows.order_by().values("kind", "occasion", "due_at", "status").annotate(n=Count("pk")):
-        statuses = grouped.setdefault((item["kind"], item["occasion"], item["due_at"]), {})
-        statuses[item["status"]] = item["n"]
-    lines = [PlanLine(kind, occasion, due_at, statuses) for (kind, occasion, due_at), statuses in grouped.items()]
-    return sorted(lines, key=lambda line: (line.due_at, line.kind))
-
-
-def reminder_plan(patient: Patient, *, only_recipient: str | None = None) -> ReminderPlan:
-    """The open cycle's plan, its deliveries, acknowledgements and the end-of-service notices.
-    Staff see every row; pass only_recipient ("user:<id>") for a patient or caregiver, who see
-    only their own rows. A constant number of queries, however many rows there are."""
-    cycle = RefillCycle.objects.filter(patient=patient, ended_at__isnull=True).first()
-    scope = Q(cycle__isnull=True, kind__in=EOS_KINDS)
-    if cycle is not None:
-        scope |= Q(cycle=cycle)
-    rows = Delivery.objects.filter(scope, patient=patient)
-    if only_recipient is not None:
-        rows = rows.filter(recipient=only_recipient)
-    lines = _plan_lines(rows)
-    acks = list(Acknowledgement.objects.filter(cycle=cycle).order_by("acknowledged_at")) if cycle else []
-    addressees = _addressees(patient)
-    plan = ReminderPlan(
-        patient=patient,
-        cycle=cycle,
-        lines=[line for line in lines if line.kind not in EOS_KINDS],
-        end_of_service=[line for line in lines if line.kind in EOS_KINDS],
-        acknowledged=bool(acks),
-        acknowledgements=[],
-        deliveries=rows.select_related("recipient_user").order_by("due_at", "kind", "recipient", "channel", "pk"),
-        addressees=addressees,
-    )
-    plan.acknowledgements = [
-        AckLine(ack, addressees.get(ack.recipient) or Addressee(ack.recipient, "former", ""))
-        for ack in acks
-        if only_recipient is None or ack.recipient == only_recipient
-    ]
-    return plan
 
 
 # --- The private calendar feed ----------------------------------------------------------------
@@ -312,7 +138,7 @@ def calendar_link_renew(request, patient_id):
 def reminder_plan_page(request, patient_id):
     patient = _staff_patient(request, patient_id)
     audit.record_staff_read(request, patient, "reminders")
-    plan = reminder_plan(patient)
+    plan = selectors.reminder_plan(patient)
     page = Paginator(plan.deliveries, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
@@ -370,7 +196,7 @@ def appointment(request, patient_id):
     """Staff record (or remove) the booked refill appointment of the open cycle. One after the
     refill date is saved anyway, with a warning."""
     patient = _staff_patient(request, patient_id)
-    cycle = RefillCycle.objects.filter(patient=patient, ended_at__isnull=True).first()
+    cycle = selectors.open_cycle(patient)
     removing = request.method == "POST" and request.POST.get("action") == "remove"
     form = AppointmentForm(
         request.POST if request.method == "POST" and not removing else None,
@@ -399,5 +225,5 @@ def appointment(request, patient_id):
     return render(
         request,
         "refills/appointment.html",
-        {"patient": patient, "cycle": cycle, "form": form, "warning": appointment_warning(cycle)},
+        {"patient": patient, "cycle": cycle, "form": form, "warning": selectors.appointment_warning(cycle)},
     )

@@ -8,7 +8,7 @@ from decimal import Decimal
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from ..templatetags.refill_tags import number
+from ..words import number
 from .forms import ClockInput, number_field
 
 FLEX_ROWS = 4  # shown by default; ?rows=13 shows them all

@@ -9,7 +9,8 @@ from rest_framework.decorators import api_view, authentication_classes, permissi
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
-from ..notify import acks, content, planning
+from ..notify import acks, planning
+from ..words import date_in_words
 
 
 @require_http_methods(["GET", "POST"])
@@ -22,7 +23,7 @@ def acknowledge_page(request, token):
     zone = cycle.patient.time_zone
     context = {
         "cycle": cycle,
-        "due_words": content.date_in_words(cycle.refill_due_at, zone),
+        "due_words": date_in_words(cycle.refill_due_at, zone, year=False, translated=False),
         "clinic": cycle.patient.clinic,
     }
     if request.method == "POST":

@@ -26,7 +26,9 @@ from patients.views import home_context
 
 from .. import services
 from ..models import PumpEvent, PumpProfile, RefillCycle
-from ..templatetags.refill_tags import days_left_in_words, local_when, reason_sentence, refill_cards
+from ..selectors import refill_cards
+from ..templatetags.refill_tags import local_when
+from ..words import days_left_in_words, reason_sentence
 from .event_forms import CORRECTABLE_KINDS, EventForm, initial_from_values
 from .forms import PumpProfileForm
 from .program_forms import flex_rows_needed, initial_from_program

@@ -1,5 +1,5 @@
 """The statuses worked out in the database (console.selectors.with_statuses) agree with
-refills.statuses.statuses at the edges: the instant a refill falls due or the pump runs dry,
+refills.domain.statuses.statuses at the edges: the instant a refill falls due or the pump runs dry,
 and the first day end of service counts as near (ERI + 90 days, or a SynchroMed II's 7 years,
 29 February included)."""
 

@@ -10,7 +10,7 @@ from playwright.sync_api import Browser, expect
 
 from patients.models import Patient
 from refills.models import PumpEvent, RefillCycle
-from refills.notify.content import date_in_words
+from refills.words import date_in_words
 from tests.browser_fixtures import log_in
 
 pytestmark = pytest.mark.browser
@@ -44,7 +44,7 @@ def test_staff_refill_through_the_preview_updates_the_patients_home(browser: Bro
     assert PumpEvent.objects.filter(patient=pat).count() == events_before + 1
     # 250 mcg/day at 500 mcg/mL = 0.5 mL/day: (20 − 2) mL lasts 36 days, later than before.
     assert cycle.refill_due_at > before
-    words = date_in_words(cycle.refill_due_at, pat.time_zone)
+    words = date_in_words(cycle.refill_due_at, pat.time_zone, year=False, translated=False)
 
     patient = browser.new_context().new_page()
     log_in(patient, live_server.url, "pat@riverside.example", "demo-patient-2026")
