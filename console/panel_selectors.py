@@ -13,8 +13,7 @@ from patients.models import AuditEvent, CaregiverLink, Patient
 from refills import selectors as refill_selectors
 from refills.domain.forecast import Forecast, forecast
 from refills.models import Acknowledgement, Delivery, PumpEvent, PumpProfile, RefillCycle
-from refills.selectors import PlanLine, stored_inputs
-from refills.services import effective_values
+from refills.selectors import PlanLine, effective_values, stored_inputs
 from symptoms.models import CheckIn
 
 from .selectors import console_patients, status_words, statuses_of, with_statuses

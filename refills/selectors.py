@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -29,15 +29,16 @@ from django.utils.translation import gettext_lazy
 
 from patients.models import Patient
 
+from .domain import chain
 from .domain.clock import days_between
-from .domain.forecast import ForecastInputs, forecast
+from .domain.forecast import Forecast, ForecastInputs, forecast
 from .domain.inputs_json import inputs_from_json
+from .domain.programs import parse_program
 from .domain.statuses import Facts
-from .models import Acknowledgement, Delivery, PumpEvent, RefillCycle
+from .models import Acknowledgement, Delivery, PumpEvent, PumpProfile, RefillCycle
 from .notify import recipients
 from .notify.kinds import END_OF_SERVICE, label_of
 from .notify.outbox import UNSENT
-from .services import APPOINTMENT_AFTER_DUE
 from .words import date_in_words, days_left_in_words, reason_sentence, when_in_words
 
 if TYPE_CHECKING:
@@ -247,8 +248,12 @@ class ReminderPlan:
         return [DeliveryLine(row, self.addressee(row)) for row in rows]
 
 
+APPOINTMENT_AFTER_DUE = "This appointment is after the refill due date: the pump may alarm or run low first."
+
+
 def appointment_warning(cycle: RefillCycle | None) -> str:
-    """The warning of services.book_appointment, for an appointment already booked."""
+    """The warning shown to staff (the appointment is saved anyway) when the booked appointment
+    is after the refill due date: on booking (appointments.book_appointment) and after."""
     if cycle is None or cycle.appointment_at is None or cycle.refill_due_at is None:
         return ""
     return APPOINTMENT_AFTER_DUE if cycle.appointment_at > cycle.refill_due_at else ""
@@ -350,3 +355,59 @@ def facts_of(patient) -> Facts:
         discrepancy_open=bool(patient.latest_refill_discrepancy) and patient.latest_refill_resolved_at is None,
         end_of_service_on=pump.end_of_service_date if pump else None,
     )
+
+
+# --- The pump-event chain ------------------------------------------------------------------
+
+
+def effective_values(event: PumpEvent, corrections: list[PumpEvent]) -> dict:
+    """The values in force: the latest correction's, else the event's own."""
+    latest = max(
+        (c for c in corrections if c.corrects_id == event.pk), key=lambda c: (c.recorded_at, c.pk), default=None
+    )
+    return latest.values if latest else event.values
+
+
+def chain_event(event: PumpEvent, values: dict) -> chain.ChainEvent:
+    def dec(name):
+        return Decimal(values[name]) if values.get(name) not in (None, "") else None
+
+    printout = values.get("printout_alarm_date")
+    return chain.ChainEvent(
+        key=event.pk,
+        kind=event.kind,
+        at=event.occurred_at,
+        utc_offset_minutes=event.utc_offset_minutes,
+        capacity_ml=event.capacity_ml,
+        program=parse_program(values["program"]) if values.get("program") else None,
+        volume_ml=dec("volume_ml"),
+        aspirated_ml=dec("aspirated_ml"),
+        printout_alarm_date=date.fromisoformat(printout) if printout else None,
+    )
+
+
+def chain_settings(patient: Patient, profile: PumpProfile) -> chain.Settings:
+    return chain.Settings(
+        alarm_volume_ml=profile.alarm_volume_ml,
+        max_days_in_pump=profile.max_days_in_pump,
+        zone=patient.time_zone,
+        reminder_hour=patient.clinic.reminder_hour,
+    )
+
+
+def load_chain(patient: Patient, *, until: datetime | None = None) -> tuple[list[PumpEvent], list[chain.ChainEvent]]:
+    events = list(PumpEvent.objects.filter(patient=patient).order_by("occurred_at", "pk"))
+    corrections = [e for e in events if e.kind == PumpEvent.Kind.CORRECTION]
+    originals = [e for e in events if e.kind != PumpEvent.Kind.CORRECTION and (until is None or e.occurred_at <= until)]
+    return originals, [chain_event(e, effective_values(e, corrections)) for e in originals]
+
+
+def forecast_for(patient: Patient, now: datetime, *, until: datetime | None = None) -> Forecast | None:
+    """The forecast as it stands at `now` (from the events up to `until`, default all); None
+    for a patient who is not active or has no refill yet."""
+    profile = PumpProfile.objects.filter(patient=patient).first()
+    if profile is None or not patient.is_active:
+        return None
+    _, chain_events = load_chain(patient, until=until)
+    replayed = chain.replay(chain_events, chain_settings(patient, profile), now)
+    return forecast(replayed.inputs) if replayed.inputs else None

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from decimal import Decimal
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
@@ -27,67 +26,11 @@ from .domain.clock import at_local_hour, truncate, utc_offset_minutes
 from .domain.events import EventContext, EventError, EventValues, check_time, parse_event, values_to_json
 from .domain.forecast import Forecast, forecast
 from .domain.inputs_json import inputs_to_json
-from .domain.programs import parse_program
 from .models import PumpEvent, PumpProfile, RefillCycle
 from .notify import planning
+from .selectors import chain_event, chain_settings, load_chain
 
 FILL_KINDS = (PumpEvent.Kind.REFILL, PumpEvent.Kind.PUMP_REPLACED)
-
-
-# --- Reading the chain ------------------------------------------------------------------
-
-
-def effective_values(event: PumpEvent, corrections: list[PumpEvent]) -> dict:
-    """The values in force: the latest correction's, else the event's own."""
-    latest = max(
-        (c for c in corrections if c.corrects_id == event.pk), key=lambda c: (c.recorded_at, c.pk), default=None
-    )
-    return latest.values if latest else event.values
-
-
-def _chain_event(event: PumpEvent, values: dict) -> chain.ChainEvent:
-    def dec(name):
-        return Decimal(values[name]) if values.get(name) not in (None, "") else None
-
-    printout = values.get("printout_alarm_date")
-    return chain.ChainEvent(
-        key=event.pk,
-        kind=event.kind,
-        at=event.occurred_at,
-        utc_offset_minutes=event.utc_offset_minutes,
-        capacity_ml=event.capacity_ml,
-        program=parse_program(values["program"]) if values.get("program") else None,
-        volume_ml=dec("volume_ml"),
-        aspirated_ml=dec("aspirated_ml"),
-        printout_alarm_date=date.fromisoformat(printout) if printout else None,
-    )
-
-
-def chain_settings(patient: Patient, profile: PumpProfile) -> chain.Settings:
-    return chain.Settings(
-        alarm_volume_ml=profile.alarm_volume_ml,
-        max_days_in_pump=profile.max_days_in_pump,
-        zone=patient.time_zone,
-        reminder_hour=patient.clinic.reminder_hour,
-    )
-
-
-def load_chain(patient: Patient, *, until: datetime | None = None) -> tuple[list[PumpEvent], list[chain.ChainEvent]]:
-    events = list(PumpEvent.objects.filter(patient=patient).order_by("occurred_at", "pk"))
-    corrections = [e for e in events if e.kind == PumpEvent.Kind.CORRECTION]
-    originals = [e for e in events if e.kind != PumpEvent.Kind.CORRECTION and (until is None or e.occurred_at <= until)]
-    return originals, [_chain_event(e, effective_values(e, corrections)) for e in originals]
-
-
-def forecast_for(patient: Patient, now: datetime, *, until: datetime | None = None) -> Forecast | None:
-    """The forecast as it stands at `now` (from the events up to `until`, default all); None
-    for a patient who is not active or has no refill yet."""
-    profile = PumpProfile.objects.filter(patient=patient).first()
-    if profile is None or not patient.is_active:
-        return None
-    _, chain_events = load_chain(patient, until=until)
-    replayed = chain.replay(chain_events, chain_settings(patient, profile), now)
-    return forecast(replayed.inputs) if replayed.inputs else None
 
 
 # --- Writing ------------------------------------------------------------------------------
@@ -115,7 +58,7 @@ def _context(
     )
 
 
-def _lock(patient: Patient, *related: str) -> Patient:
+def lock_patient(patient: Patient, *related: str) -> Patient:
     """The patient, read again and locked to this transaction: one change to a patient's chain
     at a time. Only the patient's row is locked (not the clinic's, which every patient of the
     clinic shares), and without its key (rows that refer to the patient can still be added)."""
@@ -142,7 +85,7 @@ def record_event(
     commit=False nothing is written: the preview shows exactly what saving would do."""
     now = truncate(now or timezone.now())
     with transaction.atomic():
-        patient = _lock(patient, "clinic", "user")
+        patient = lock_patient(patient, "clinic", "user")
         profile = PumpProfile.objects.filter(patient=patient).first()
         if profile is None:
             raise ValidationError({"kind": ["Record the pump profile first."]})
@@ -222,7 +165,7 @@ def _with_event(
     """The chain of `load_chain` after `event` (saved, not a correction) joins it: no event
     corrects a new one, so its own values are in force."""
     events = sorted([*originals, event], key=lambda e: (e.occurred_at, e.pk))
-    return events, [*chain_events, _chain_event(event, event.values)]
+    return events, [*chain_events, chain_event(event, event.values)]
 
 
 def _open_alarm_item(patient: Patient, event: PumpEvent, tone: str, now: datetime) -> None:
@@ -254,9 +197,9 @@ def _preview(patient, profile, event, originals, chain_events, corrects, now) ->
     event.pk = -1  # a key the replay can report on; never saved
     key = corrects.pk if corrects else -1
     if corrects is not None:
-        chain_events = [c if c.key != corrects.pk else _chain_event(corrects, event.values) for c in chain_events]
+        chain_events = [c if c.key != corrects.pk else chain_event(corrects, event.values) for c in chain_events]
     elif event.kind != PumpEvent.Kind.CORRECTION:
-        chain_events = [*chain_events, _chain_event(event, event.values)]
+        chain_events = [*chain_events, chain_event(event, event.values)]
     replayed = chain.replay(chain_events, chain_settings(patient, profile), now)
     outcome = next((o for o in replayed.outcomes if o.key == key), None)
     result = forecast(replayed.inputs) if replayed.inputs and event.kind != PumpEvent.Kind.EXPLANTED else None
@@ -385,7 +328,7 @@ def _store_forecast(cycle: RefillCycle, result: Forecast | None, now: datetime) 
 def save_profile(*, patient: Patient, by: User, values: dict) -> PumpProfile:
     """Create or change the pump profile (staff only; checked by the caller) and recompute."""
     with transaction.atomic():
-        patient = _lock(patient, "clinic")
+        patient = lock_patient(patient, "clinic")
         profile = PumpProfile.objects.filter(patient=patient).first() or PumpProfile(patient=patient)
         model = values.get("model", profile.model)
         pump_model = catalog.CATALOG.get(model)
@@ -410,54 +353,6 @@ def end_of_service_at(patient: Patient, profile: PumpProfile) -> datetime | None
     """The end-of-service date at the clinic's reminder hour on the patient's clock."""
     day = profile.end_of_service_date
     return at_local_hour(day, patient.clinic.reminder_hour, ZoneInfo(patient.time_zone)) if day else None
-
-
-# --- The booked refill appointment -----------------------------------------------------------
-
-APPOINTMENT_AFTER_DUE = "This appointment is after the refill due date: the pump may alarm or run low first."
-APPOINTMENT_MAX_AHEAD = timedelta(days=365)
-
-
-@dataclass
-class Booked:
-    cycle: RefillCycle
-    warning: str = ""  # shown to staff; the appointment is saved anyway
-
-
-def _conflict(message: str) -> ValidationError:
-    """A request that does not fit the record as it stands (the API answers 409)."""
-    return ValidationError({"appointment_at": ValidationError(message, code="conflict")})
-
-
-def book_appointment(patient: Patient, at: datetime | None, by: User, *, now: datetime | None = None) -> Booked:
-    """Record the booked refill appointment of the open cycle (at=None clears it), raise the
-    calendar SEQUENCE and re-plan the reminders (no "book your refill" step while one is booked),
-    in one transaction."""
-    now = truncate(now or timezone.now())
-    with transaction.atomic():
-        patient = _lock(patient, "clinic")
-        cycle = RefillCycle.objects.select_for_update().filter(patient=patient, ended_at__isnull=True).first()
-        if not patient.is_active:
-            status = patient.get_status_display().lower()
-            raise _conflict(f"This patient is {status}: there are no refill appointments.")
-        if cycle is None or cycle.refill_due_at is None:  # no forecast (has_forecast, spelled out)
-            raise _conflict("There is no refill date yet, so there is nothing to book. Record a refill first.")
-        if at is not None:
-            if timezone.is_naive(at):
-                raise ValidationError({"appointment_at": ["Give the time zone of the appointment time."]})
-            if at < now:
-                raise ValidationError({"appointment_at": ["The appointment cannot be in the past."]})
-            if at > now + APPOINTMENT_MAX_AHEAD:
-                raise ValidationError({"appointment_at": ["The appointment must be within a year from now."]})
-            at = truncate(at)
-        cycle.appointment_at = at
-        cycle.sequence += 1
-        cycle.save(update_fields=["appointment_at", "sequence"])
-        planning.plan_cycle(cycle, patient, now)
-        action = AuditEvent.Action.UPDATE if at is not None else AuditEvent.Action.DELETE
-        audit.record(by, action, "refill_appointment", [patient])
-    warning = APPOINTMENT_AFTER_DUE if at is not None and at > cycle.refill_due_at else ""
-    return Booked(cycle=cycle, warning=warning)
 
 
 def on_forecast_inputs_changed(sender, patient=None, clinic=None, **kwargs):

@@ -26,6 +26,7 @@ from patients import audit
 from patients import services as patient_services
 from patients.access import is_clinic_staff
 from patients.models import AuditEvent, CaregiverLink, Patient, QueueItem, QueueKind, User
+from refills import selectors as refill_selectors
 from refills import services as refill_services
 from refills.models import PumpEvent, PumpProfile
 from refills.notify import alerts, recipients
@@ -55,7 +56,7 @@ def context_for(patient: Patient, observed_at: datetime) -> tuple[triage.Context
     forecast from the events up to that instant, the last refill, reprogram or replacement at or
     before it, the last fill (refill or replacement) and the risk markers."""
     profile = PumpProfile.objects.filter(patient=patient).first()
-    result = refill_services.forecast_for(patient, observed_at, until=observed_at)
+    result = refill_selectors.forecast_for(patient, observed_at, until=observed_at)
     last_change = last_fill = None
     changes = (
         PumpEvent.objects.filter(patient=patient, kind__in=triage.CHANGE_KINDS, occurred_at__lte=observed_at)

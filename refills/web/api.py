@@ -21,7 +21,7 @@ from patients import audit
 from patients.access import get_visible_patient, is_clinic_staff
 from patients.models import Patient
 
-from .. import services
+from .. import selectors, services
 from ..domain.clock import truncate
 from ..models import PumpEvent, PumpProfile
 from .serializers import (
@@ -184,7 +184,7 @@ class ForecastView(PatientScopedView):
 
     def get(self, request, patient_id):
         self.patient = self.get_patient()
-        result = services.forecast_for(self.patient, truncate(timezone.now()))
+        result = selectors.forecast_for(self.patient, truncate(timezone.now()))
         audit.record_staff_read(request, self.patient, "forecast")
         answer = {"forecast": result, "reason": None if result else self._no_forecast_reason()}
         return Response(self.get_serializer(answer).data)

@@ -21,7 +21,7 @@ from patients import audit
 from patients.access import is_clinic_staff
 from patients.models import User
 
-from .. import services
+from .. import appointments
 from ..selectors import reminder_plan
 from .api import PatientScopedView, field_errors
 from .serializers import AwareDateTimeField, PatientDateTimeField
@@ -191,7 +191,8 @@ class AppointmentView(PatientScopedView):
 
     def _book(self, at) -> Response:
         try:
-            booked = services.book_appointment(self.patient, at, cast(User, self.request.user))  # staff: _staff_only
+            user = cast(User, self.request.user)  # staff: _staff_only
+            booked = appointments.book_appointment(self.patient, at, user)
         except DjangoValidationError as error:
             if "conflict" in _codes(error):
                 raise Conflict(field_errors(error)) from None

@@ -34,7 +34,7 @@ from patients import services as patient_services
 from patients.access import get_visible_patient, visible_patients
 from patients.models import Patient, User
 
-from .. import selectors, services
+from .. import appointments, selectors
 from ..domain.clock import local_instant
 from ..domain.events import DATE_OUT_OF_RANGE, date_in_range
 from ..models import RefillCycle
@@ -206,7 +206,7 @@ def appointment(request, patient_id):
     if request.method == "POST" and (removing or form.is_valid()):
         at = None if removing else form.cleaned_data["at"]
         try:
-            booked = services.book_appointment(patient, at, request.user)
+            booked = appointments.book_appointment(patient, at, request.user)
         except ValidationError as error:
             if removing:
                 messages.error(request, " ".join(error.messages))

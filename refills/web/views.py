@@ -24,7 +24,7 @@ from patients import audit
 from patients.access import get_visible_patient, is_clinic_staff
 from patients.views import home_context
 
-from .. import services
+from .. import selectors, services
 from ..models import PumpEvent, PumpProfile, RefillCycle
 from ..selectors import refill_cards
 from ..templatetags.refill_tags import local_when
@@ -111,7 +111,7 @@ def _correctable(patient, raw_id) -> PumpEvent:
 def _initial(patient, kind: str, target: PumpEvent | None) -> dict:
     if target is not None:
         corrections = list(target.corrections.all())
-        return initial_from_values(services.effective_values(target, corrections))
+        return initial_from_values(selectors.effective_values(target, corrections))
     now = timezone.localtime(timezone.now(), timezone=ZoneInfo(patient.time_zone))
     initial = {"occurred_date": now.date(), "occurred_time": now.time().replace(second=0, microsecond=0)}
     if kind in (Kind.REFILL, Kind.REPROGRAM):
@@ -261,7 +261,7 @@ def event_history(request, patient_id):
             event=event,
             name=KIND_NAMES.get(event.kind, event.get_kind_display()),
             corrections=corrections.get(event.pk, []),
-            values_in_force=services.effective_values(event, corrections.get(event.pk, [])),
+            values_in_force=selectors.effective_values(event, corrections.get(event.pk, [])),
             can_correct=staff and event.kind in CORRECTABLE_KINDS,
         )
         for event in events

@@ -12,7 +12,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from patients.models import AuditEvent, Patient
-from refills import services
+from refills import appointments, services
 from refills.models import Delivery, RefillCycle
 from refills.notify import planning
 from refills.web.plan_views import feed_token
@@ -223,7 +223,7 @@ def step_kinds(cycle, status="pending"):
 
 def test_booking_drops_the_book_your_refill_step_raises_sequence_and_is_audited(cycle, world):
     at = datetime(2026, 4, 2, 19, 30, tzinfo=UTC)  # 14:30 CDT, before the refill date
-    booked = services.book_appointment(world.patient, at, world.staff)
+    booked = appointments.book_appointment(world.patient, at, world.staff)
     cycle.refresh_from_db()
     assert cycle.appointment_at == at and booked.warning == ""
     assert booked.cycle.sequence == cycle.sequence == 2
@@ -231,13 +231,13 @@ def test_booking_drops_the_book_your_refill_step_raises_sequence_and_is_audited(
     assert not Delivery.objects.filter(cycle=cycle, kind="step_14").exists()
     assert AuditEvent.objects.filter(actor=world.staff, what="refill_appointment", action="update").exists()
     # Removing it brings the step back.
-    services.book_appointment(world.patient, None, world.staff)
+    appointments.book_appointment(world.patient, None, world.staff)
     cycle.refresh_from_db()
     assert cycle.appointment_at is None and cycle.sequence == 3 and "step_14" in step_kinds(cycle)
 
 
 def test_an_appointment_after_the_refill_date_is_saved_with_a_warning(cycle, world):
-    booked = services.book_appointment(world.patient, DUE + timedelta(days=2), world.staff)
+    booked = appointments.book_appointment(world.patient, DUE + timedelta(days=2), world.staff)
     assert booked.warning == "This appointment is after the refill due date: the pump may alarm or run low first."
     cycle.refresh_from_db()
     assert cycle.appointment_at == DUE + timedelta(days=2)
@@ -245,7 +245,7 @@ def test_an_appointment_after_the_refill_date_is_saved_with_a_warning(cycle, wor
 
 def test_a_sent_step_is_not_planned_again(cycle, world):
     run(STEP_14)
-    services.book_appointment(world.patient, datetime(2026, 4, 1, 15, 0, tzinfo=UTC), world.staff, now=STEP_14)
+    appointments.book_appointment(world.patient, datetime(2026, 4, 1, 15, 0, tzinfo=UTC), world.staff, now=STEP_14)
     assert Delivery.objects.filter(cycle=cycle, kind="step_14", status="sent").count() == 3
     assert Delivery.objects.filter(cycle=cycle, kind="step_7", status="pending").count() == 3
 
@@ -259,7 +259,7 @@ def test_a_sent_step_is_not_planned_again(cycle, world):
 )
 def test_bad_appointments_are_refused(cycle, world, at, message):
     with pytest.raises(services.ValidationError) as caught:
-        services.book_appointment(world.patient, at, world.staff)
+        appointments.book_appointment(world.patient, at, world.staff)
     assert caught.value.message_dict == {"appointment_at": [message]}
     cycle.refresh_from_db()
     assert cycle.appointment_at is None and cycle.sequence == 1
@@ -295,7 +295,7 @@ def test_a_late_appointment_is_saved_and_staff_are_warned(cycle, world):
 
 
 def test_staff_remove_the_appointment(cycle, world):
-    services.book_appointment(world.patient, DUE - timedelta(days=1), world.staff)
+    appointments.book_appointment(world.patient, DUE - timedelta(days=1), world.staff)
     response = as_user(world.staff).post(appointment_page(world), {"action": "remove"}, follow=True)
     assert "The appointment is removed." in page_text(response)
     cycle.refresh_from_db()
@@ -418,7 +418,7 @@ def test_anyone_with_the_link_gets_the_feed_without_names_or_doses(cycle, world)
 
 
 def test_the_feed_follows_the_appointment_with_a_higher_sequence(cycle, world):
-    services.book_appointment(world.patient, datetime(2026, 4, 2, 19, 30, tzinfo=UTC), world.staff)
+    appointments.book_appointment(world.patient, datetime(2026, 4, 2, 19, 30, tzinfo=UTC), world.staff)
     ics = Client().get(feed_path(world.patient)).content.decode()
     assert "SEQUENCE:2" in ics and "DTSTART:20260402T193000Z" in ics
 

@@ -7,7 +7,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from patients.models import QueueItem
-from refills import services
+from refills import selectors, services
 from refills.models import PumpEvent, PumpProfile, RefillCycle
 
 T0 = datetime(2026, 3, 1, 15, 0, tzinfo=UTC)
@@ -159,7 +159,7 @@ def test_any_input_change_recomputes_in_the_same_transaction(pumped):
     patient_services.update_patient(by=pumped.staff, patient=pumped.patient, changes={"status": "transferred"})
     cycle.refresh_from_db()
     assert cycle.refill_due_at is None and cycle.reminder_at is None
-    assert services.forecast_for(pumped.patient, T0 + timedelta(days=1)) is None
+    assert selectors.forecast_for(pumped.patient, T0 + timedelta(days=1)) is None
 
 
 @pytest.mark.parametrize(
