@@ -30,7 +30,7 @@ from .factories import PatientFactory
 from .refills.smtp_server import free_port
 
 REPO = Path(__file__).resolve().parent.parent
-TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
+TEST_REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")  # as ibt_companion.settings.test
 
 
 def fresh_beat(at=None) -> SchedulerHeartbeat:

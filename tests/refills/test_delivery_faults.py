@@ -306,6 +306,14 @@ def test_stranded_alerts_reach_the_mail_server_within_90_s_of_a_killed_worker_or
                     tasks.tick_urgent()  # what beat runs every 15 s
                     next_tick += interval
                 time.sleep(0.1)
+            # The worker records each send just after the server has it: let it finish before
+            # the warm shutdown, whose SIGTERM reaches the pool children too.
+            wait_until(
+                lambda: (
+                    set(Delivery.objects.filter(pk__in=[*first, *second]).values_list("status", flat=True)) == {"sent"}
+                ),
+                "the worker to record every send",
+            )
         stop_worker(workers[1])
 
         seen = smtp.handler.first_seen
