@@ -24,7 +24,7 @@ def hold_lock(patient, held: threading.Event, release: threading.Event) -> None:
     """In another connection: lock the patient as record_event does, until told to let go."""
     try:
         with transaction.atomic():
-            services._lock(patient, "clinic", "user")
+            services.lock_patient(patient, "clinic", "user")
             held.set()
             release.wait(10)
     finally:
@@ -78,4 +78,4 @@ def test_a_second_change_to_the_locked_patient_waits(locked):
     world = locked
     with pytest.raises(OperationalError, match="lock timeout"), transaction.atomic():
         with_lock_timeout()
-        services._lock(world.patient, "clinic")
+        services.lock_patient(world.patient, "clinic")
