@@ -16,6 +16,12 @@ from .views import healthz
 # The admin site asks for a verified second factor too.
 admin.site.__class__ = OTPAdminSite
 
+# The app's own error pages, and the API's error shape under /api/ (ibt_companion/errors.py).
+handler400 = "ibt_companion.errors.bad_request"
+handler403 = "ibt_companion.errors.permission_denied"
+handler404 = "ibt_companion.errors.page_not_found"
+handler500 = "ibt_companion.errors.server_error"
+
 api_v1 = [*patient_api, *refill_urls.api_urlpatterns]
 api_v1 += symptom_api
 api_v1 += console_api

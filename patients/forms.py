@@ -1,10 +1,23 @@
 from django import forms
 from django.contrib.auth import authenticate, password_validation
+from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
 from . import two_factor
 from .models import CHANNEL_CHOICES, Clinic, Invitation, Patient, User, validate_opening_hours
 from .rules import validate_reminder_steps
+
+WRONG_LOGIN = _(
+    "That e-mail and password do not match. Check both and try again. In the password, capital letters matter."
+)
+
+
+class LoginForm(AuthenticationForm):
+    """Django's log-in form in the app's words. A wrong e-mail, a wrong password and an account
+    that is turned off all get the same message: it must not tell anyone which e-mails have an
+    account. Lock-out stays with django-axes (its own page, registration/locked_out.html)."""
+
+    error_messages = {"invalid_login": WRONG_LOGIN, "inactive": WRONG_LOGIN}
 
 
 class InviteCaregiverForm(forms.Form):

@@ -5,7 +5,8 @@ on the scheduler's heartbeat row (patients/scheduler_watch.py).
 The alarm is open from the first notice until the recovery note. While it is open, a notice goes
 out every `repeat_every`; the first check that finds a fresh tick closes it with one note. A
 heartbeat row that was never written stays quiet (like a new healthchecks.io check, which waits
-for its first ping): /healthz already answers 503 "no tick recorded yet" for a new installation.
+for its first ping): /healthz already answers 503 "no tick recorded yet" for a new installation,
+and logs that at WARNING, not ERROR, while the scheduler is only `awaiting_first_tick`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,13 @@ class Decision:
 def is_stale(*, now: datetime, last_tick_at: datetime, max_age: timedelta) -> bool:
     """The same rule as /healthz: a tick older than max_age is stale, one exactly max_age old is not."""
     return now - last_tick_at > max_age
+
+
+def awaiting_first_tick(*, last_tick_at: datetime | None, up_for: timedelta, max_age: timedelta) -> bool:
+    """No tick recorded yet, and the process asking started no longer than max_age ago: a scheduler
+    started with it has had no time to tick (beat's first heartbeat comes a minute after it starts).
+    Past that, a scheduler that never ticked is as late as a stalled one (the same bound as is_stale)."""
+    return last_tick_at is None and up_for <= max_age
 
 
 def decide(

@@ -28,6 +28,7 @@ from .forms import (
     ClinicSettingsForm,
     InviteCaregiverForm,
     InvitePatientForm,
+    LoginForm,
     PatientContactsForm,
 )
 from .invitations import load_invitation
@@ -35,7 +36,10 @@ from .models import AuditEvent, CaregiverLink, ClinicMembership, Invitation, Use
 
 
 class LoginView(auth_views.LoginView):
-    """Django's log-in, also saying why a session ended (inactivity) when it did."""
+    """Django's log-in, in the app's words (LoginForm), also saying why a session ended
+    (inactivity) when it did."""
+
+    authentication_form = LoginForm
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

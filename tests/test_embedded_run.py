@@ -1,7 +1,9 @@
 """The embedded run, for real: `python -m ibt_companion.launcher` with no DATABASE_URL and no
 REDIS_URL migrates SQLite, seeds the demo, serves the log-in page, lets the demo patient log
 in, sends the first due reminder through beat, the worker and the file-based e-mail backend,
-and stops the web server, the worker and beat cleanly on Ctrl-C.
+and stops the web server, the worker and beat cleanly on Ctrl-C. With DEBUG off: a wrong
+address gets the app's own 404 page (not Django's debug page listing every URL), the API its
+JSON, and /healthz before beat's first tick logs no ERROR.
 
 No Django model is imported here: the launcher is a separate process with its own database.
 """
@@ -79,6 +81,40 @@ def log_in_as_patient(base_url: str) -> tuple[int, str]:
         return response.status, response.read().decode()
 
 
+def fetch(url: str) -> tuple[int, str, str]:
+    """Status, content type and body, whatever the status."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.headers["Content-Type"], response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers["Content-Type"], error.read().decode()
+
+
+def check_errors_and_static(base_url: str, log: Path) -> None:
+    status, kind, page = fetch(f"{base_url}/no-such-page/")
+    assert status == 404 and kind.startswith("text/html"), (status, kind)
+    assert "We could not find that page" in page, page[:2000]
+    assert "URLconf" not in page and "api/v1/" not in page  # Django's debug 404 lists every URL
+    status, kind, body = fetch(f"{base_url}/api/v1/no-such-thing/")
+    assert (status, kind) == (404, "application/json"), (status, kind, body[:500])
+    assert json.loads(body) == {"errors": {"detail": ["Not found."]}}
+    # With DEBUG off, WhiteNoise serves the collected (hashed) stylesheet the pages name.
+    stylesheet = re.search(r'<link rel="stylesheet" href="([^"]+)"', page)
+    assert stylesheet and stylesheet.group(1) != "/static/css/site.css", page[:1000]
+    status, kind, _ = fetch(base_url + stylesheet.group(1))
+    assert status == 200 and kind.startswith("text/css"), (status, kind)
+
+    # A monitor polling /healthz before beat's first tick (a minute after beat starts): not
+    # healthy yet, and not an ERROR in the log either.
+    before = len(log.read_text())
+    status, _, body = fetch(f"{base_url}/healthz")
+    assert status == 503 and json.loads(body)["scheduler"]["starting"] is True, body
+    time.sleep(1)  # the web server writes its log line
+    new = log.read_text()[before:]
+    assert "Service Unavailable: /healthz (the scheduler has not ticked yet" in new, new
+    assert "ERROR" not in new, new
+
+
 def sent_messages(mail_dir: Path) -> list[email.message.EmailMessage]:
     """The messages the file-based e-mail backend wrote: one file per connection, each message
     followed by a line of 79 dashes."""
@@ -132,6 +168,7 @@ def test_launcher_runs_everything_and_stops_on_ctrl_c(tmp_path):
         output_text = log.read_text()
         assert re.search(r"patient\s+pat@riverside\.example\s+demo-patient-2026", output_text), output_text
         assert base_url in output_text
+        check_errors_and_static(base_url, log)
 
         status, home = log_in_as_patient(base_url)
         assert status == 200

@@ -4,7 +4,10 @@ from .base import *  # noqa: F403
 from .base import env
 
 IBT_ENVIRONMENT = "local"
-DEBUG = env.bool("DEBUG", default=True)
+# Off unless DEBUG=true is set: Django's debug pages list every URL of the app to whoever opens a
+# wrong one (a caregiver trying another patient's page), and hide the app's own error pages
+# (ibt_companion/errors.py). Static files come from WhiteNoise; the launcher collects them first.
+DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="local-only-insecure-key-do-not-use-in-production")
 # The demo sends real reminders to files the user can read, not to the Internet. (base sets
 # EMAIL_BACKEND with vars().update(), where a type checker cannot see it.)
