@@ -1,12 +1,13 @@
-"""A worker's pool processes keep their database connection between tasks.
+"""A worker keeps its database connection between tasks.
 
 Celery's Django fixup closes every database connection before and after each task, whatever
 CONN_MAX_AGE says (celery/fixups/django.py, unless CELERY_DB_REUSE_MAX is set), so each send
 task opened a new PostgreSQL connection: the connection itself, and a new server process whose
 catalog caches are cold for the first query, were over a third of a send's time (docs/performance.md).
 
-So, in the pool processes only (worker_process_init; the web processes, beat and eager tasks in
-the test suite are left as they are):
+So, in a worker only (worker_process_init: each prefork pool process, and a solo worker's own;
+worker_init: the worker's main process, for pools that send no worker_process_init, such as
+threads; the web processes, beat and eager tasks in the test suite are left as they are):
 
 - the fixup closes the connections only every CELERY_DB_REUSE_MAX tasks (settings/base.py);
 - before and after each task Django's own rule for a request runs instead
@@ -25,12 +26,13 @@ from __future__ import annotations
 
 from celery import signals
 
-_in_pool_process = False
+_in_worker = False
 
 
+@signals.worker_init.connect(weak=False)
 @signals.worker_process_init.connect(weak=False)
 def keep_connections(**kwargs) -> None:
-    global _in_pool_process
+    global _in_worker
     from django.conf import settings
     from django.db import connections
 
@@ -39,13 +41,13 @@ def keep_connections(**kwargs) -> None:
         if db.get("CONN_MAX_AGE", 0) == 0:  # None is "never close": kept as it is
             db["CONN_MAX_AGE"] = settings.WORKER_CONN_MAX_AGE
         db["CONN_HEALTH_CHECKS"] = True
-    _in_pool_process = True
+    _in_worker = True
 
 
 @signals.task_prerun.connect(weak=False)
 @signals.task_postrun.connect(weak=False)
 def close_old_connections(sender=None, **kwargs) -> None:
-    if not _in_pool_process or getattr(getattr(sender, "request", None), "is_eager", False):
+    if not _in_worker or getattr(getattr(sender, "request", None), "is_eager", False):
         return
     from django.db import close_old_connections as close_old
 

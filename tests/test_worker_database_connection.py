@@ -1,7 +1,8 @@
-"""A worker's pool process keeps its database connection between tasks (ibt_companion/worker_db.py),
-even under the test settings' CONN_MAX_AGE 0, and replaces one the server has dropped before the
-task uses it (health checks) instead of failing the task. A real worker (one pool process), a
-private redis-server and an SMTP server on loopback, as in tests/refills/test_delivery_faults.py.
+"""A worker keeps its database connection between tasks (ibt_companion/worker_db.py), even under
+the test settings' CONN_MAX_AGE 0, and replaces one the server has dropped before the task uses
+it (health checks) instead of failing the task: a prefork pool process, and a solo worker's own
+process. A real worker, a private redis-server and an SMTP server on loopback, as in
+tests/refills/test_delivery_faults.py.
 """
 
 import uuid
@@ -30,14 +31,17 @@ def worker_backends() -> set[int]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_pool_process_keeps_its_connection_between_sends_and_replaces_a_dropped_one(world, tmp_path):
+@pytest.mark.parametrize("pool", ["prefork", "solo"])
+def test_a_worker_keeps_its_connection_between_sends_and_replaces_a_dropped_one(world, tmp_path, pool):
     world.patient.notification_channels = ["email"]
     world.patient.save()
     private = PrivateRedis(tmp_path / "redis").start()
     smtp = SmtpServer().start()
     queue = f"conn-{uuid.uuid4().hex}"
     log_path = tmp_path / "worker.log"
-    worker = start_worker(queue=queue, broker_url=private.url(), smtp_url=smtp.url, log_path=log_path, concurrency=1)
+    worker = start_worker(
+        queue=queue, broker_url=private.url(), smtp_url=smtp.url, log_path=log_path, concurrency=1, pool=pool
+    )
     try:
         now = timezone.now()
         rows = due_rows(world.patient, 3, now, prefix="conn")
