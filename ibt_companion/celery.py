@@ -4,6 +4,7 @@ import os
 
 from celery import Celery
 
+from . import worker_db  # noqa: F401  (its signal handlers: the worker's database connection)
 from .worker_steps import SchedulerWatch
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ibt_companion.settings.local")

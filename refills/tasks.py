@@ -37,6 +37,8 @@ def hand_out(claims) -> None:
         send_delivery.delay(pk, token)
 
 
-@shared_task(name="refills.tasks.send_delivery", acks_late=True, reject_on_worker_lost=True)
+# ignore_result: the outcome is the row's status; nothing reads a send's result (and there is no
+# result backend: CELERY_TASK_IGNORE_RESULT), so none is ever stored.
+@shared_task(name="refills.tasks.send_delivery", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def send_delivery(delivery_id: int, token: int | None = None):
     return outbox.deliver(delivery_id, token=token)

@@ -100,10 +100,10 @@ class PrivateRedis:
 
 
 def start_worker(
-    *, queue: str, broker_url: str, smtp_url: str, log_path: Path, concurrency: int = CONCURRENCY
+    *, queue: str, broker_url: str, smtp_url: str, log_path: Path, concurrency: int = CONCURRENCY, pool="prefork"
 ) -> subprocess.Popen:
-    """A prefork worker in its own process group (so the test can kill it and its children),
-    on the database Django's connection points at now."""
+    """A worker (prefork unless `pool` says otherwise) in its own process group (so the test can
+    kill it and its children), on the database Django's connection points at now."""
     settings_dict = connection.settings_dict
     database_name = settings_dict["NAME"]
     assert database_name.startswith("test_"), database_name  # never let a worker write elsewhere
@@ -123,7 +123,7 @@ def start_worker(
     celery = Path(sys.executable).with_name("celery")
     with log_path.open("a") as log:
         return subprocess.Popen(
-            [str(celery), "-A", "ibt_companion", "worker", "--pool=prefork", f"--concurrency={concurrency}",
+            [str(celery), "-A", "ibt_companion", "worker", f"--pool={pool}", f"--concurrency={concurrency}",
              "-Q", queue, "-n", f"{uuid.uuid4().hex[:8]}@%h",
              "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=INFO"],
             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,

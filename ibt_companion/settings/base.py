@@ -238,7 +238,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = (
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_IGNORE_RESULT = True  # no result backend: nothing reads a task's return value
+# A pool process keeps its database connection between tasks (ibt_companion/worker_db.py):
+# Celery's Django fixup closes it only every this many tasks, Django's CONN_MAX_AGE and health
+# checks do the rest, and where CONN_MAX_AGE is 0 a worker keeps it this many seconds.
+CELERY_DB_REUSE_MAX = 1000
+WORKER_CONN_MAX_AGE = env.int("WORKER_CONN_MAX_AGE", default=60)
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

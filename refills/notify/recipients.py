@@ -116,9 +116,15 @@ def people_of(patients: Iterable[Patient]) -> dict[int, list[Recipient]]:
 
 
 def by_key(key: str, patient: Patient) -> Recipient | None:
+    """The recipient `key` names, as in `people` (or the clinic): the patient needs no query, a
+    caregiver one, for a live link of that caregiver."""
     if key.startswith("clinic:"):
         return for_clinic(patient.clinic)
-    for recipient in people(patient):
-        if recipient.key == key:
-            return recipient
-    return None
+    own = for_patient(patient)
+    if key == own.key:
+        return own
+    user_id = key.removeprefix("user:")
+    if user_id == key or not user_id.isdigit():
+        return None
+    link = _live_links().filter(patient=patient, caregiver_id=int(user_id)).first()
+    return for_caregiver(link.caregiver, patient) if link else None
