@@ -207,3 +207,13 @@ def test_staff_links_on_a_patient_page_only_for_staff_of_that_clinic(world):
     )
     staff_page = client_for(world.staff).get(f"/patients/{world.patient.pk}/").content.decode()
     assert f"/clinic/patients/{world.patient.pk}/" in staff_page
+
+
+def test_an_optional_field_says_so_once(world):
+    """The caregiver form's relationship field: its label does not carry "(optional)" too."""
+    page = client_for(world.patient_user).get(f"/patients/{world.patient.pk}/caregivers/").content.decode()
+    assert "How they know the patient" in page
+    assert "(optional)" in page
+    assert "(optional) <span" not in page and "(optional) (optional)" not in page
+    label = page[page.index("How they know the patient") : page.index("</label>", page.index("How they know"))]
+    assert label.count("optional") == 1, label
