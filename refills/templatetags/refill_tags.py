@@ -8,6 +8,7 @@ the forecast inputs stored on the same row, so no events are loaded.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -17,9 +18,9 @@ from django import template
 from django.utils import timezone
 from django.utils.dateformat import format as format_date
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
-from patients.access import is_clinic_staff
+from patients import wording
+from patients.access import reader_of
 from patients.models import Patient
 from refills.domain.catalog import CATALOG
 from refills.domain.forecast import ForecastInputs, forecast
@@ -80,29 +81,17 @@ def local_when(at, zone) -> str:
     return f"{when_in_words(at, zone, year=True)} {format_date(_local(at, zone), 'T')}"
 
 
-def days_left_in_words(days: int) -> str:
-    if days > 1:
-        return ngettext("in %(n)d day", "in %(n)d days", days) % {"n": days}
-    if days == 1:
-        return _("tomorrow")
-    if days == 0:
-        return _("today")
-    late = -days
-    return ngettext("%(n)d day ago — call your clinic today", "%(n)d days ago — call your clinic today", late) % {
-        "n": late
-    }
+def days_left_in_words(days: int, who: wording.Reader) -> str:
+    """ "in 3 days", "tomorrow", "today", or "2 days ago — call your clinic today" (said to `who`)."""
+    return wording.days_left_words(days, who)
 
 
-def reason_sentence(reason: str, max_days: int | None = None) -> str:
-    if reason == "low_reservoir_alarm":
-        return _("This is when your pump will start beeping because it is low. Get your refill before then.")
-    if reason == "stability_limit":
-        return _("The medicine can stay in the pump for %(n)s days at most.") % {"n": max_days or "—"}
-    if reason == "printout_alarm":
-        return _("This is the date on your clinic's pump printout.")
-    if reason == "alarm_reported":
-        return _("Your pump alarm went off. Call your clinic today.")
-    return ""
+def reason_sentence(reason: str, who: wording.Reader, max_days: int | None = None) -> str:
+    """Why the refill is due then, said to `who` (patients/wording.py)."""
+    key = f"refill.reason.{reason}"
+    if key not in wording.SENTENCES:
+        return ""
+    return wording.say(key, who, days=max_days or "—")
 
 
 # --- The "next refill due" card -------------------------------------------------------------
@@ -119,6 +108,7 @@ class RefillCard:
     reason: str = ""
     reason_sentence: str = ""
     appointment: str = ""
+    no_appointment: str = ""  # what to do when none is booked, said to the reader
     volume_now_ml: Decimal | None = None
     concentration_mcg_per_ml: Decimal | None = None
     daily_dose_mcg: Decimal | None = None
@@ -164,20 +154,17 @@ def stored_inputs(cycle: RefillCycle, now: datetime) -> ForecastInputs | None:
         return None
 
 
-def build_card(patient: Patient, cycle: RefillCycle | None, now: datetime) -> RefillCard:
+def build_card(patient: Patient, cycle: RefillCycle | None, now: datetime, role: str) -> RefillCard:
+    """The card of `patient` as `role` (patient, caregiver or staff) reads it."""
+    who = wording.reader(role, patient.full_name)
     if not patient.is_active:
         return RefillCard(
             patient,
             has_forecast=False,
-            no_forecast=_("There is no refill date because this record is marked “%(status)s”.")
-            % {"status": patient.get_status_display()},
+            no_forecast=wording.say("refill.no_date_status", who, status=patient.get_status_display()),
         )
     if cycle is None or not cycle.has_forecast:
-        return RefillCard(
-            patient,
-            has_forecast=False,
-            no_forecast=_("There is no refill date yet. It will show here after the clinic records a refill."),
-        )
+        return RefillCard(patient, has_forecast=False, no_forecast=wording.say("refill.no_date_yet", who))
     zone = patient.time_zone
     inputs = stored_inputs(cycle, now)
     days = (_local(cycle.refill_due_at, zone).date() - _local(now, zone).date()).days
@@ -186,10 +173,11 @@ def build_card(patient: Patient, cycle: RefillCycle | None, now: datetime) -> Re
         has_forecast=True,
         due_date=date_in_words(cycle.refill_due_at, zone, now=now),
         days_left=days,
-        days_left_words=days_left_in_words(days),
+        days_left_words=days_left_in_words(days, who),
         reason=cycle.refill_due_reason,
-        reason_sentence=reason_sentence(cycle.refill_due_reason, inputs.max_days_in_pump if inputs else None),
+        reason_sentence=reason_sentence(cycle.refill_due_reason, who, inputs.max_days_in_pump if inputs else None),
         appointment=when_in_words(cycle.appointment_at, zone) if cycle.appointment_at else "",
+        no_appointment=wording.say("refill.no_appointment", who),
         volume_now_ml=forecast(inputs).volume_now_ml if inputs else None,
         concentration_mcg_per_ml=inputs.program.concentration_mcg_per_ml if inputs else None,
         daily_dose_mcg=cycle.daily_dose_mcg,
@@ -197,19 +185,20 @@ def build_card(patient: Patient, cycle: RefillCycle | None, now: datetime) -> Re
     )
 
 
-def refill_cards(patients, now: datetime | None = None) -> list[RefillCard]:
-    """One card per patient, in the order given; one query whatever their number."""
+def refill_cards(patients, roles: Sequence[str], now: datetime | None = None) -> list[RefillCard]:
+    """One card per patient, in the order given, each worded for its reader (`roles`, one per
+    patient: patient, caregiver or staff); one query whatever their number."""
     now = now or timezone.now()
     patients = list(patients)
     cycles = open_cycles(patients)
-    return [build_card(p, cycles.get(p.pk), now) for p in patients]
+    return [build_card(p, cycles.get(p.pk), now, role) for p, role in zip(patients, roles, strict=True)]
 
 
 @register.inclusion_tag("refills/_patient_panel.html", takes_context=True)
 def refill_panel(context, patient):
     """The card and the pump links on a patient's page (staff also get the staff pages)."""
-    user = context["request"].user
-    return {"card": refill_cards([patient])[0], "patient": patient, "is_staff": is_clinic_staff(user, patient)}
+    who = reader_of(context["request"].user, patient)
+    return {"card": refill_cards([patient], [who.role])[0], "patient": patient, "is_staff": who.role == wording.STAFF}
 
 
 # --- An event's values in plain words -------------------------------------------------------
