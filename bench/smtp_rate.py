@@ -176,7 +176,7 @@ def wire_messages(ids: list[int], now: datetime) -> list[tuple[str, list[str], b
         recipient = recipients.by_key(row.recipient, row.patient)
         message = content.render(row, recipient, now)
         mail = email.build(recipient, message, row)  # the very e-mail the channel sends
-        out.append((settings.DEFAULT_FROM_EMAIL, mail.recipients(), mail.message().as_bytes(linesep="\r\n")))
+        out.append((settings.EMAIL_FROM_ADDRESS, mail.recipients(), mail.message().as_bytes(linesep="\r\n")))
     return out
 
 

@@ -39,6 +39,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
+from patients import wording
 from patients.access import staff_clinics
 from patients.models import Clinic, EnrolmentDraft, Patient
 from refills.domain.catalog import CATALOG
@@ -231,8 +232,9 @@ def _preview(ctx: Context, upto: str) -> dict:
         "zone": plan.patient["time_zone"],
     }
     if result is not None:
-        preview["reason"] = reason_sentence(result.refill_due_reason, result.inputs.max_days_in_pump)
-        preview["days_left"] = days_left_in_words(result.days_until_refill_due)
+        staff = wording.reader(wording.STAFF, plan.patient.get("full_name", ""))
+        preview["reason"] = reason_sentence(result.refill_due_reason, staff, result.inputs.max_days_in_pump)
+        preview["days_left"] = days_left_in_words(result.days_until_refill_due, staff)
     return preview
 
 

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET
 
-from patients import audit
+from patients import audit, wording
 from patients.access import staff_clinics
 from patients.models import AuditEvent, Patient
 from refills.domain.catalog import CATALOG
@@ -293,6 +293,7 @@ def patient_panel(request, patient_id):
     result = panel.forecast
     context = {
         "patient": patient,
+        "reference": wording.patient_reference(patient.pk),
         "panel": panel,
         "zone": zone,
         "clinic_zone": patient.clinic.time_zone,

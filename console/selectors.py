@@ -32,6 +32,7 @@ from django.db.models import (
     prefetch_related_objects,
 )
 
+from patients import wording
 from patients.access import staff_clinics, visible_patients
 from patients.models import Patient, QueueItem
 from refills import selectors as refill_selectors
@@ -161,9 +162,11 @@ def patient_list(
     patients = with_statuses(console_patients(user), now)
     search = search.strip()
     if search:
-        patients = patients.filter(
-            Q(full_name__icontains=search) | Q(email__icontains=search) | Q(user__email__icontains=search)
-        )
+        match = Q(full_name__icontains=search) | Q(email__icontains=search) | Q(user__email__icontains=search)
+        reference = wording.patient_id_of_reference(search)  # "P42", the name e-mails to the clinic use
+        if reference is not None:
+            match |= Q(pk=reference)
+        patients = patients.filter(match)
     if states:
         patients = patients.filter(status__in=states)
     if statuses:

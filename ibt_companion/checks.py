@@ -3,6 +3,7 @@
 They look at the form of the settings only: no network I/O here (reachability is /healthz's job).
 """
 
+from email.utils import parseaddr
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -10,6 +11,20 @@ from django.core.checks import Error, Tags, register
 
 SMTP_BACKENDS = {"django.core.mail.backends.smtp.EmailBackend"}
 BROKER_SCHEMES = {"redis", "rediss", "amqp", "amqps", "filesystem"}
+
+
+def sender_address_problem(address: str) -> str | None:
+    """Say what is wrong with EMAIL_FROM_ADDRESS, or None when it is a plain address that mail
+    servers will take (not at localhost, which most refuse or mark as spam)."""
+    if not address:
+        return "is empty"
+    name, parsed = parseaddr(address)
+    if name or parsed != address or address.count("@") != 1 or any(ch.isspace() for ch in address):
+        return f"{address!r} is not a plain address such as reminders@clinic.example.org"
+    domain = address.rsplit("@", 1)[1].lower()
+    if domain in ("localhost", "localhost.localdomain") or "." not in domain:
+        return f"{address!r} is at {domain!r}, which mail servers refuse"
+    return None
 
 
 def broker_url_problem(url: str) -> str | None:
@@ -45,6 +60,23 @@ def check_production_email(app_configs=None, **kwargs):
                 "No SMTP server is configured, so refill reminders and alerts could not be e-mailed.",
                 hint="Set EMAIL_URL, for example smtp+tls://user:password@mail.example.org:587.",
                 id="ibt.E001",
+            )
+        ]
+    return []
+
+
+@register(Tags.compatibility)
+def check_sender_address(app_configs=None, **kwargs):
+    if getattr(settings, "IBT_ENVIRONMENT", "") != "production":
+        return []
+    problem = sender_address_problem(settings.EMAIL_FROM_ADDRESS)
+    if problem:
+        return [
+            Error(
+                f"The sender address EMAIL_FROM_ADDRESS {problem}.",
+                hint="Set EMAIL_FROM_ADDRESS to an address your SMTP server sends as, e.g. "
+                "reminders@clinic.example.org. E-mails show the clinic's name in front of it.",
+                id="ibt.E003",
             )
         ]
     return []

@@ -10,7 +10,7 @@ from django.db import connection
 from django.db.models import CharField, Q, QuerySet, Value
 from django.http import Http404
 
-from . import permissions
+from . import permissions, wording
 from .models import CaregiverLink, Clinic, ClinicMembership, Patient, User
 
 
@@ -30,6 +30,13 @@ def get_visible_patient(user, patient_id) -> Patient:
         raise Http404("No such patient.") from None
 
 
+def own_record(user) -> Patient | None:
+    """The patient record that is this user's own, if any (with its clinic)."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    return visible_patients(user).filter(user=user).select_related("clinic").first()
+
+
 def staff_clinics(user, *, admin_only: bool = False) -> QuerySet[Clinic]:
     if not getattr(user, "is_authenticated", False):
         return Clinic.objects.none()
@@ -47,6 +54,19 @@ def is_clinic_staff(user, patient: Patient | None = None) -> bool:
     if patient is not None:
         memberships = memberships.filter(clinic_id=patient.clinic_id)
     return memberships.exists()
+
+
+def reader_of(user, patient: Patient) -> wording.Reader:
+    """Who this user is when they read about this patient (the caller has checked they may see
+    them): the patient themselves, clinic staff, or else a caregiver. The words of pages and
+    messages follow it (patients/wording.py)."""
+    if patient.user_id is not None and patient.user_id == user.pk:
+        role = wording.PATIENT
+    elif is_clinic_staff(user, patient):
+        role = wording.STAFF
+    else:
+        role = wording.CAREGIVER
+    return wording.reader(role, patient.full_name)
 
 
 def relation_to(user, patient: Patient) -> frozenset[str]:

@@ -23,7 +23,7 @@ class LoginForm(AuthenticationForm):
 class InviteCaregiverForm(forms.Form):
     full_name = forms.CharField(label=_("Their name"), max_length=150)
     email = forms.EmailField(label=_("Their e-mail address"))
-    relationship = forms.CharField(label=_("How they know the patient (optional)"), max_length=60, required=False)
+    relationship = forms.CharField(label=_("How they know the patient"), max_length=60, required=False)
 
 
 class InvitePatientForm(forms.Form):

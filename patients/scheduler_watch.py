@@ -26,7 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import scheduler_alarm
-from .emails import render_text
+from .emails import render_text, sender
 from .models import SchedulerHeartbeat
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,7 @@ def _send(notice: str, *, row: SchedulerHeartbeat, now: datetime, noticed_by: st
     EmailMessage(
         subject=" ".join(render_text("emails/scheduler_watch_subject.txt", context).split()),
         body=render_text("emails/scheduler_watch.txt", context),
+        from_email=sender(),
         to=[settings.OPERATIONS_EMAIL],
         headers={"Auto-Submitted": "auto-generated"},
     ).send()

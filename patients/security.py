@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from . import api_tokens, audit, two_factor
-from .emails import render_text
+from .emails import render_text, sender
 from .models import AuditEvent, Clinic, ClinicMembership, Patient, User
 
 
@@ -25,6 +25,7 @@ def _send(user: User, template: str, context: dict) -> None:
     message = EmailMultiAlternatives(
         subject=render_text(f"emails/{template}_subject.txt", context).strip(),
         body=render_text(f"emails/{template}.txt", context),
+        from_email=sender(),
         to=[user.email],
         headers={"Auto-Submitted": "auto-generated"},
     )

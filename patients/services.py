@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from . import api_tokens, audit, rules, two_factor
-from .emails import render_text
+from .emails import render_text, sender
 from .invitations import make_token
 from .models import (
     AuditEvent,
@@ -213,6 +213,7 @@ def send_invitation_email(invitation: Invitation) -> None:
     message = EmailMultiAlternatives(
         subject=subject,
         body=render_text("emails/invitation.txt", context),
+        from_email=sender(invitation.patient.clinic.name),
         to=[invitation.email],
         headers={"Auto-Submitted": "auto-generated"},
     )

@@ -19,6 +19,7 @@ from .access import (
     can_manage_caregivers,
     get_visible_patient,
     is_clinic_staff,
+    own_record,
     relation_to,
     staff_clinics,
     visible_patients,
@@ -51,7 +52,7 @@ def home_context(request) -> dict:
     """What every home page shows: the user's own record, the people they look after and
     their clinics' patients. Other apps add to it (refills.web.views.home adds the refill cards)."""
     user = request.user
-    own = visible_patients(user).filter(user=user).select_related("clinic").first()
+    own = own_record(user)
     cared_for = list(
         visible_patients(user)
         .filter(caregiver_links__caregiver=user, caregiver_links__revoked_at__isnull=True)

@@ -17,15 +17,16 @@ from django.core.mail import EmailMessage
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from patients import permissions
+from patients import permissions, wording
 from patients import services as patient_services
 from patients.access import relation_to
+from patients.emails import sender
 from patients.models import CaregiverLink, Patient, User
 
 from . import services
 from .models import InboxMessage
 from .notify import outbox, recipients
-from .notify.kinds import MessageKind
+from .notify.kinds import MessageKind, subject_of
 
 # refills/notify/recipients.py reads "no choice" as e-mail and inbox; the page shows that default.
 DEFAULT_CHANNELS = ["email", "inbox"]
@@ -189,7 +190,8 @@ def send_test(user: User, now: datetime) -> TestSent:
 
 def _email_directly(user: User) -> TestSent:
     mail = EmailMessage(
-        subject=MessageKind.TEST.subject,
+        subject=subject_of(MessageKind.TEST, wording.Reader(wording.PATIENT)),
+        from_email=sender(),
         body=_(
             "Hello %(name)s,\n\nThis is a test message from IBT Companion. "
             "If you can read it, e-mail reaches you.\n\nIBT Companion\n"

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -24,9 +25,9 @@ from typing import TYPE_CHECKING
 
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from patients import wording
 from patients.models import Patient
 
 from .domain import chain
@@ -66,6 +67,7 @@ class RefillCard:
     reason: str = ""
     reason_sentence: str = ""
     appointment: str = ""
+    no_appointment: str = ""  # what to do when none is booked, said to the reader
     volume_now_ml: Decimal | None = None
     concentration_mcg_per_ml: Decimal | None = None
     daily_dose_mcg: Decimal | None = None
@@ -88,20 +90,17 @@ def open_cycles(patients) -> dict[int, RefillCycle]:
     return {c.patient_id: c for c in RefillCycle.objects.filter(patient_id__in=ids, ended_at__isnull=True)}
 
 
-def build_card(patient: Patient, cycle: RefillCycle | None, now: datetime) -> RefillCard:
+def build_card(patient: Patient, cycle: RefillCycle | None, now: datetime, role: str) -> RefillCard:
+    """The card of `patient` as `role` (patient, caregiver or staff) reads it."""
+    who = wording.reader(role, patient.full_name)
     if not patient.is_active:
         return RefillCard(
             patient,
             has_forecast=False,
-            no_forecast=_("There is no refill date because this record is marked “%(status)s”.")
-            % {"status": patient.get_status_display()},
+            no_forecast=wording.say("refill.no_date_status", who, status=patient.get_status_display()),
         )
     if cycle is None or cycle.refill_due_at is None:  # no forecast (has_forecast, spelled out)
-        return RefillCard(
-            patient,
-            has_forecast=False,
-            no_forecast=_("There is no refill date yet. It will show here after the clinic records a refill."),
-        )
+        return RefillCard(patient, has_forecast=False, no_forecast=wording.say("refill.no_date_yet", who))
     zone = patient.time_zone
     inputs = stored_inputs(cycle, now)
     days = days_between(cycle.refill_due_at, now, zone)
@@ -110,10 +109,11 @@ def build_card(patient: Patient, cycle: RefillCycle | None, now: datetime) -> Re
         has_forecast=True,
         due_date=date_in_words(cycle.refill_due_at, zone, now=now),
         days_left=days,
-        days_left_words=days_left_in_words(days),
+        days_left_words=days_left_in_words(days, who),
         reason=cycle.refill_due_reason,
-        reason_sentence=reason_sentence(cycle.refill_due_reason, inputs.max_days_in_pump if inputs else None),
+        reason_sentence=reason_sentence(cycle.refill_due_reason, who, inputs.max_days_in_pump if inputs else None),
         appointment=when_in_words(cycle.appointment_at, zone) if cycle.appointment_at else "",
+        no_appointment=wording.say("refill.no_appointment", who),
         volume_now_ml=forecast(inputs).volume_now_ml if inputs else None,
         concentration_mcg_per_ml=inputs.program.concentration_mcg_per_ml if inputs else None,
         daily_dose_mcg=cycle.daily_dose_mcg,
@@ -121,12 +121,13 @@ def build_card(patient: Patient, cycle: RefillCycle | None, now: datetime) -> Re
     )
 
 
-def refill_cards(patients, now: datetime | None = None) -> list[RefillCard]:
-    """One card per patient, in the order given; one query whatever their number."""
+def refill_cards(patients, roles: Sequence[str], now: datetime | None = None) -> list[RefillCard]:
+    """One card per patient, in the order given, each worded for its reader (`roles`, one per
+    patient: patient, caregiver or staff); one query whatever their number."""
     now = now or timezone.now()
     patients = list(patients)
     cycles = open_cycles(patients)
-    return [build_card(p, cycles.get(p.pk), now) for p in patients]
+    return [build_card(p, cycles.get(p.pk), now, role) for p, role in zip(patients, roles, strict=True)]
 
 
 # --- A patient's reminder plan (the staff page, the API and the console panel) --------------

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 from django.utils import timezone, translation
 from django.utils.dateformat import format as format_date
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+
+from patients import wording
 
 
 def local(at: datetime, zone: str) -> datetime:
@@ -55,26 +56,14 @@ def number(value) -> str:
     return f"{Decimal(str(value)).normalize():f}"
 
 
-def days_left_in_words(days: int) -> str:
-    if days > 1:
-        return ngettext("in %(n)d day", "in %(n)d days", days) % {"n": days}
-    if days == 1:
-        return _("tomorrow")
-    if days == 0:
-        return _("today")
-    late = -days
-    return ngettext("%(n)d day ago — call your clinic today", "%(n)d days ago — call your clinic today", late) % {
-        "n": late
-    }
+def days_left_in_words(days: int, who: wording.Reader) -> str:
+    """ "in 3 days", "tomorrow", "today", or "2 days ago — call your clinic today" (said to `who`)."""
+    return wording.days_left_words(days, who)
 
 
-def reason_sentence(reason: str, max_days: int | None = None) -> str:
-    if reason == "low_reservoir_alarm":
-        return _("This is when your pump will start beeping because it is low. Get your refill before then.")
-    if reason == "stability_limit":
-        return _("The medicine can stay in the pump for %(n)s days at most.") % {"n": max_days or "—"}
-    if reason == "printout_alarm":
-        return _("This is the date on your clinic's pump printout.")
-    if reason == "alarm_reported":
-        return _("Your pump alarm went off. Call your clinic today.")
-    return ""
+def reason_sentence(reason: str, who: wording.Reader, max_days: int | None = None) -> str:
+    """Why the refill is due then, said to `who` (patients/wording.py)."""
+    key = f"refill.reason.{reason}"
+    if key not in wording.SENTENCES:
+        return ""
+    return wording.say(key, who, days=max_days or "—")

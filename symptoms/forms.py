@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from .answers import PUMP_ALARM_CODES
 from .catalog import BY_CODE, SYMPTOMS, headings_with_symptoms
 from .models import CheckIn
+from .temperatures import shown
 
 # The pump-alarm question replaces the two alarm check boxes.
 ALARM_CODES = frozenset(code for codes in PUMP_ALARM_CODES.values() for code in codes)
@@ -143,5 +144,6 @@ def reported(symptoms, pump_alarm: str = "", temperature=None, temperature_unit:
     if pump_alarm == CheckIn.PumpAlarm.UNSURE:
         lines.append(str(dict(PUMP_ALARM_CHOICES)["unsure"]))
     if temperature not in (None, ""):
-        lines.append(f"{_('Temperature')}: {temperature} °{temperature_unit}")
+        words = shown(temperature, temperature_unit) or f"{temperature} °{temperature_unit}"
+        lines.append(f"{_('Temperature')}: {words}")
     return lines

@@ -23,6 +23,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from patients.wording import CAREGIVER, PATIENT, STAFF, Reader, Words, fill, template_for
+
 if TYPE_CHECKING:
     from .triage import Reason
 
@@ -46,10 +48,12 @@ class Section:
 
 @dataclass(frozen=True)
 class Page:
+    """A guidance page as one reader reads it, every number and name filled in."""
+
     level: str
     title: str
     call_label: str  # the first and biggest thing on the page, a tel: link to call_number
-    call_number: str  # which number the link dials: "emergency_number" or "phone"
+    call_number: str  # the number the link dials (empty: show call_label as text)
     lead: tuple[str, ...]  # right under the call link
     reasons_heading: str
     sections: tuple[Section, ...]
@@ -57,24 +61,60 @@ class Page:
     call_first: bool = False  # the call link comes before the title
 
 
-_SAY = "Say: “I have an intrathecal baclofen pump.”"
-_BRING = "Bring your pump card and the latest programmer printout."
+@dataclass(frozen=True)
+class SectionWords:
+    heading: Words
+    paragraphs: tuple[Words, ...]
+    key: str = ""  # "clinic", "when_you_call": the sections a page without a saved check-in changes
 
-PAGES: dict[str, Page] = {
-    EMERGENCY: Page(
+
+@dataclass(frozen=True)
+class PageWords:
+    """A page's templates: the reader's slots (patients/wording.py) and the numbers are filled
+    in by `fill_page`."""
+
+    level: str
+    title: Words
+    call_label: Words
+    call_number: str  # which number the link dials: "emergency_number", "phone" or "patient_phone"
+    lead: tuple[Words, ...]
+    reasons_heading: Words
+    sections: tuple[SectionWords, ...]
+    staff_script: str
+    call_first: bool = False
+
+
+# The person with the patient is the patient or a caregiver: they call, say, bring. Each sentence
+# is one template with the reader's slots ("Bring {your} pump card": "Bring Sam's pump card"), or
+# one per reader where the words differ.
+_SAY: Words = {
+    PATIENT: "Say: “I have an intrathecal baclofen pump.”",
+    CAREGIVER: "Say: “{Name} has an intrathecal baclofen pump.”",
+    STAFF: "Say: “{Name} has an intrathecal baclofen pump.”",
+}
+_BRING = "Bring {your} pump card and the latest programmer printout."
+_TELL = "Tell them what you see and when it started."
+_DO_NOT_DRIVE: Words = {
+    PATIENT: "Do not drive yourself.",
+    CAREGIVER: "Do not let {name} drive.",
+    STAFF: "Do not let {name} drive.",
+}
+
+PAGES: dict[str, PageWords] = {
+    EMERGENCY: PageWords(
         level=EMERGENCY,
         title="Get help now",
         call_label="Call {emergency_number} now",
         call_number="emergency_number",
         lead=(
             "Or go to the nearest emergency department now.",
-            "Do not drive yourself.",
+            _DO_NOT_DRIVE,
         ),
         reasons_heading="Why we say this",
         sections=(
-            Section("What to say", (_SAY, "Tell them what you see and when it started.")),
-            Section("What to bring", (_BRING,)),
-            Section("Your clinic", ("Your clinic has been told, but do not wait for them.",)),
+            SectionWords("What to say", (_SAY, _TELL)),
+            SectionWords("What to bring", (_BRING,)),
+            SectionWords("{Your_clinic}", ("{Your_clinic} has been told, but do not wait for them.",), key="clinic"),
         ),
         staff_script=(
             "Tell the caller to call {emergency_number} now, or to go to the nearest emergency department. "
@@ -84,9 +124,9 @@ PAGES: dict[str, Page] = {
         ),
         call_first=True,
     ),
-    CALL_CLINIC: Page(
+    CALL_CLINIC: PageWords(
         level=CALL_CLINIC,
-        title="Call your pump clinic now",
+        title="Call {your} pump clinic now",
         call_label="Call {phone} now",
         call_number="phone",
         lead=(
@@ -95,16 +135,17 @@ PAGES: dict[str, Page] = {
         ),
         reasons_heading="Why we say this",
         sections=(
-            Section(
+            SectionWords(
                 "When you call",
                 (
                     _SAY,
-                    "Tell them what you see and when it started.",
-                    "Have your pump card and the latest programmer printout with you.",
-                    "Your clinic can see this check-in. But they may not see it right away, so call them.",
+                    _TELL,
+                    "Have {your} pump card and the latest programmer printout with you.",
+                    "{Your_clinic} can see this check-in. But they may not see it right away, so call them.",
                 ),
+                key="when_you_call",
             ),
-            Section("Danger signs", (DANGER_SIGNS_SENTENCE,)),
+            SectionWords("Danger signs", (DANGER_SIGNS_SENTENCE,)),
         ),
         staff_script=(
             "Get the caller to the pump team now. "
@@ -113,15 +154,15 @@ PAGES: dict[str, Page] = {
             "If a danger sign appears, call {emergency_number} now."
         ),
     ),
-    ROUTINE: Page(
+    ROUTINE: PageWords(
         level=ROUTINE,
         title="Nothing urgent right now",
-        call_label="Your clinic: {phone}",
+        call_label="{Your_clinic}: {phone}",
         call_number="phone",
         lead=("What you told us does not look urgent.",),
         reasons_heading="What you told us",
         sections=(
-            Section(
+            SectionWords(
                 "What this usually means",
                 (
                     "Constipation, dry mouth, trouble peeing, headache, trouble sleeping and swollen ankles "
@@ -129,17 +170,17 @@ PAGES: dict[str, Page] = {
                     "They are not usually a sign of a pump problem.",
                 ),
             ),
-            Section(
+            SectionWords(
                 "What to do",
                 (
-                    "Keep your next refill visit. Do not skip it.",
-                    "Tell your clinic about this at your next visit.",
+                    "Keep {your} next refill visit. Do not skip it.",
+                    "Tell {your_clinic} about this at {your} next visit.",
                 ),
             ),
-            Section(
+            SectionWords(
                 "When to call",
                 (
-                    "Call your clinic at {phone} if anything changes, gets worse, or new signs appear.",
+                    "Call {your_clinic} at {phone} if anything changes, gets worse, or new signs appear.",
                     DANGER_SIGNS_SENTENCE,
                 ),
             ),
@@ -151,49 +192,121 @@ PAGES: dict[str, Page] = {
     ),
 }
 
+# What staff read on a saved check-in: not the caller's instructions, but what the app told them
+# (the patient or the caregiver with them), and a link to call the patient.
+STAFF_PAGES: dict[str, PageWords] = {
+    EMERGENCY: PageWords(
+        level=EMERGENCY,
+        title="Emergency signs: check on {name} now",
+        call_label="Call {name}: {patient_phone}",
+        call_number="patient_phone",
+        lead=(
+            "The app told them to call {emergency_number} now, or to go to the nearest emergency department.",
+            "It told them the clinic has been told, but not to wait for the clinic.",
+        ),
+        reasons_heading="Why the app said this",
+        sections=(),
+        staff_script=PAGES[EMERGENCY].staff_script,
+    ),
+    CALL_CLINIC: PageWords(
+        level=CALL_CLINIC,
+        title="{Name} needs to talk to the pump team now",
+        call_label="Call {name}: {patient_phone}",
+        call_number="patient_phone",
+        lead=(
+            "The app told them to call the clinic at {phone} now.",
+            "It told them to go to the emergency department if they cannot talk to you within 30 minutes, "
+            "or if anything gets worse.",
+        ),
+        reasons_heading="Why the app said this",
+        sections=(),
+        staff_script=PAGES[CALL_CLINIC].staff_script,
+    ),
+    ROUTINE: PageWords(
+        level=ROUTINE,
+        title="Nothing urgent for {name}",
+        call_label="Call {name}: {patient_phone}",
+        call_number="patient_phone",
+        lead=(
+            "The app told them this does not look urgent.",
+            "It told them to keep the next refill visit, and to call the clinic if anything changes.",
+        ),
+        reasons_heading="What was reported",
+        sections=(),
+        staff_script=PAGES[ROUTINE].staff_script,
+    ),
+}
+
 # Replaces "your clinic has been told" when nothing was saved (the public checker).
-_CLINIC_NOT_TOLD = Section(
-    "Your clinic", ("This check-in was not saved, so your clinic has not been told. Do not wait.",)
+_CLINIC_NOT_TOLD = SectionWords(
+    "{Your_clinic}",
+    ("This check-in was not saved, so {your_clinic} has not been told. Do not wait.",),
+    key="clinic",
 )
-_NO_PUMP_DATA = Section(
-    "Your pump",
+_NO_PUMP_DATA = SectionWords(
+    "{Your} pump",
     (
-        "We could not check your pump data, such as your refill date or how much medicine is left.",
-        "If your refill is late or your pump beeps, call your clinic.",
+        {
+            PATIENT: "We could not check your pump data, such as your refill date or how much medicine is left.",
+            CAREGIVER: "We could not check {name_s} pump data, such as the refill date or how much medicine is left.",
+            STAFF: "The app could not check {name_s} pump data, such as the refill date or how much medicine is left.",
+        },
+        {
+            PATIENT: "If your refill is late or your pump beeps, call your clinic.",
+            CAREGIVER: "If {name_s} refill is late or {name_s} pump beeps, call {name_s} clinic.",
+            STAFF: "It told them to call the clinic if the refill is late or the pump beeps.",
+        },
     ),
 )
 
+_YOU = Reader(PATIENT)  # the page of someone whose name is not known: the public checker
 
-def _format(text: str, numbers: Mapping[str, str]) -> str:
-    return text.format_map(dict(numbers))
+
+def _format(text: Words, numbers: Mapping[str, str], who: Reader) -> str:
+    return fill(text, who, **numbers)
 
 
 def fill_page(
-    level: str, numbers: Mapping[str, str], *, clinic_told: bool = True, pump_data_checked: bool = True
+    level: str,
+    numbers: Mapping[str, str],
+    *,
+    clinic_told: bool = True,
+    pump_data_checked: bool = True,
+    who: Reader = _YOU,
 ) -> Page:
-    """The page for `level` with its numbers filled in.
+    """The page for `level` as `who` reads it, with its numbers filled in.
 
-    `numbers` holds `emergency_number` and `phone` (see `clinic_phone_now`).
+    `numbers` holds `emergency_number` and `phone` (see `clinic_phone_now`), and for staff
+    `patient_phone` (may be empty: no call link). The patient and a caregiver read what to do;
+    staff read what the app told them (`STAFF_PAGES`).
     """
-    page = PAGES[level]
+    page = (STAFF_PAGES if who.role == STAFF else PAGES)[level]
+    numbers = {"patient_phone": "", **numbers}
     sections = []
     for section in page.sections:
-        if not clinic_told and section.heading == "Your clinic":
+        if not clinic_told and section.key == "clinic":
             section = _CLINIC_NOT_TOLD
-        elif not clinic_told and level == CALL_CLINIC and section.heading == "When you call":
-            section = replace(section, paragraphs=tuple(p for p in section.paragraphs if "check-in" not in p))
+        elif not clinic_told and section.key == "when_you_call":
+            section = replace(
+                section,
+                paragraphs=tuple(p for p in section.paragraphs if "check-in" not in template_for(p, who)),
+            )
         sections.append(section)
     if not pump_data_checked:
         sections.append(_NO_PUMP_DATA)
+    call_number = numbers[page.call_number]
     return Page(
         level=level,
-        title=_format(page.title, numbers),
-        call_label=_format(page.call_label, numbers),
-        call_number=numbers[page.call_number],
-        lead=tuple(_format(p, numbers) for p in page.lead),
-        reasons_heading=page.reasons_heading,
-        sections=tuple(Section(s.heading, tuple(_format(p, numbers) for p in s.paragraphs)) for s in sections),
-        staff_script=_format(page.staff_script, numbers),
+        title=_format(page.title, numbers, who),
+        call_label=_format(page.call_label, numbers, who) if call_number or page.call_number != "patient_phone" else "",
+        call_number=call_number,
+        lead=tuple(_format(p, numbers, who) for p in page.lead),
+        reasons_heading=_format(page.reasons_heading, numbers, who),
+        sections=tuple(
+            Section(_format(s.heading, numbers, who), tuple(_format(p, numbers, who) for p in s.paragraphs))
+            for s in sections
+        ),
+        staff_script=_format(page.staff_script, numbers, who),
         call_first=page.call_first,
     )
 
@@ -209,14 +322,15 @@ def page_text(
     *,
     clinic_told: bool = True,
     pump_data_checked: bool = True,
+    who: Reader = _YOU,
 ) -> str:
     """Everything a person reads on the page, in reading order, as plain text.
 
     `reasons` are `triage.Reason`s or their texts.
     """
-    page = fill_page(level, numbers, clinic_told=clinic_told, pump_data_checked=pump_data_checked)
+    page = fill_page(level, numbers, clinic_told=clinic_told, pump_data_checked=pump_data_checked, who=who)
     top = [page.call_label, page.title] if page.call_first else [page.title, page.call_label]
-    lines = [*top, *page.lead, "", page.reasons_heading]
+    lines = [*filter(None, top), *page.lead, "", page.reasons_heading]
     lines += [f"- {_reason_text(r)}" for r in reasons]
     for section in page.sections:
         lines += ["", section.heading, *section.paragraphs]
@@ -225,7 +339,7 @@ def page_text(
 
 def staff_script(level: str, numbers: Mapping[str, str]) -> str:
     """What staff logging a phone check-in say to the caller."""
-    return _format(PAGES[level].staff_script, numbers)
+    return _format(PAGES[level].staff_script, numbers, _YOU)
 
 
 def tel_href(number: str) -> str:

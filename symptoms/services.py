@@ -12,6 +12,7 @@ not take go back to pending, and the minute tick sends them when it can.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -22,9 +23,9 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from patients import audit
+from patients import audit, wording
 from patients import services as patient_services
-from patients.access import is_clinic_staff
+from patients.access import reader_of
 from patients.models import AuditEvent, CaregiverLink, Patient, QueueItem, QueueKind, User
 from refills import selectors as refill_selectors
 from refills import services as refill_services
@@ -36,6 +37,8 @@ from . import triage
 from .answers import Answers, clean
 from .guidance import clinic_phone_now
 from .models import CheckIn
+
+log = logging.getLogger(__name__)
 
 QUEUE_TIERS = {triage.EMERGENCY: QueueItem.Tier.EMERGENCY, triage.CALL_CLINIC: QueueItem.Tier.CALL_CLINIC}
 
@@ -107,7 +110,9 @@ def assess(answers: Answers, patient: Patient | None = None) -> Assessment:
         context, snapshot = None, {"observed_at": answers.observed_at.isoformat(), "pump_data_checked": False}
     else:
         context, snapshot = context_for(patient, answers.observed_at)
-    checkin = triage.CheckIn(answers.symptoms, answers.temperature_c, answers.observed_at)
+    checkin = triage.CheckIn(
+        answers.symptoms, answers.temperature_c, answers.observed_at, answers.temperature, answers.temperature_unit
+    )
     disposition = triage.triage(checkin, context)
     snapshot["pump_data_checked"] = disposition.pump_data_checked
     return Assessment(answers=answers, disposition=disposition, snapshot=snapshot)
@@ -130,17 +135,62 @@ def disposition_of(checkin: CheckIn) -> triage.Disposition:
     )
 
 
+def _stored_time(value) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _stored_number(value) -> Decimal | None:
+    return Decimal(value) if value not in (None, "") else None
+
+
+def stored_context(snapshot: dict) -> triage.Context | None:
+    """The triage's context read back from a check-in's snapshot (None: there was no patient)."""
+    if "last_change_kind" not in snapshot:
+        return None
+    return triage.Context(
+        volume_ml_at_observed=_stored_number(snapshot.get("volume_ml_at_observed")),
+        alarm_volume_ml=_stored_number(snapshot.get("alarm_volume_ml")),
+        refill_due_at=_stored_time(snapshot.get("refill_due_at")),
+        last_change_kind=snapshot.get("last_change_kind"),
+        last_change_at=_stored_time(snapshot.get("last_change_at")),
+        risk_markers=frozenset(snapshot.get("risk_markers") or ()),
+        last_fill_at=_stored_time(snapshot.get("last_fill_at")),
+    )
+
+
+def reasons_for(checkin: CheckIn, who: wording.Reader) -> tuple[triage.Reason, ...]:
+    """A saved check-in's reasons, said to `who`: "You reported a seizure" to the patient, "Sam
+    has a danger sign: a seizure" to a caregiver or staff, with the temperature as it was typed.
+    A check-in triaged by another rule set, or whose stored data cannot be read back, shows the
+    reasons as they were saved."""
+    stored = disposition_of(checkin).reasons
+    if checkin.rule_set_version != triage.RULE_SET_VERSION:
+        return stored
+    try:
+        answers = triage.CheckIn(
+            tuple(checkin.symptoms),
+            checkin.temperature_c,
+            checkin.observed_at,
+            checkin.temperature,
+            checkin.temperature_unit,
+        )
+        context = stored_context(checkin.context or {})
+        return tuple(
+            triage.Reason(r.rule_id, r.level, triage.reason_text(r.rule_id, answers, context, who), r.source)
+            for r in stored
+        )
+    except (KeyError, TypeError, ValueError, ArithmeticError):
+        log.warning("check-in %s: reasons shown as saved", checkin.pk)
+        return stored
+
+
 # --- Recording --------------------------------------------------------------------------------
 
 
 def role_of(user: User, patient: Patient) -> str:
     """How this user logs a check-in for this patient (the caller has checked they may see them).
     Staff of the clinic who are not the patient log as staff: a phone call."""
-    if patient.user_id is not None and patient.user_id == user.pk:
-        return CheckIn.Role.PATIENT
-    if is_clinic_staff(user, patient):
-        return CheckIn.Role.STAFF
-    return CheckIn.Role.CAREGIVER
+    return CheckIn.Role(reader_of(user, patient).role)
 
 
 @dataclass(frozen=True)

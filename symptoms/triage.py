@@ -28,6 +28,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
+from patients import wording
+
+from . import temperatures
 from .catalog import BY_CODE, CODES, COMMON, DEVICE, OVERDOSE, RED_FLAGS, WITHDRAWAL, in_catalog_order
 
 RULE_SET_VERSION = "2026.1"
@@ -67,16 +70,6 @@ class SymptomError(ValueError):
 # --- Temperatures ------------------------------------------------------------------------------
 
 
-def _round_tenth_half_up(value: Fraction) -> Decimal:
-    """Round an exact value once to 0.1, halves away from zero (ROUND_HALF_UP)."""
-    tenths = abs(value) * 10
-    whole = int(tenths)  # floor, the value being non-negative
-    if tenths - whole >= Fraction(1, 2):
-        whole += 1
-    sign = -1 if value < 0 else 1
-    return (Decimal(sign * whole) / 10).quantize(Decimal("0.1"))
-
-
 def _exact(value: Decimal | float | str) -> Fraction:
     if isinstance(value, bool):
         raise TemperatureError("Enter the temperature as a number.")
@@ -99,10 +92,10 @@ def to_celsius(value: Decimal | str, unit: str) -> Decimal:
     """
     exact = _exact(value)
     if unit == "F":
-        exact = (exact - 32) * 5 / 9
+        exact = temperatures.fahrenheit_to_celsius(exact)
     elif unit != "C":
         raise TemperatureError("Choose °C or °F for the temperature.")
-    celsius = _round_tenth_half_up(exact)
+    celsius = temperatures.round_tenth(exact)
     if not MIN_TEMPERATURE_C <= celsius <= MAX_TEMPERATURE_C:
         raise TemperatureError("That temperature looks wrong. Check the number and whether it is °C or °F.")
     return celsius
@@ -121,6 +114,10 @@ class CheckIn:
     symptoms: tuple[str, ...]  # distinct catalog codes (see validate_symptoms); empty means none
     temperature_c: Decimal | None  # rounded to 0.1 by to_celsius
     observed_at: datetime
+    # The temperature as typed, and its unit ("C" or "F"): only the words of a reason read them
+    # ("102 °F (38.9 °C)"); without them the reason shows the °C value.
+    temperature_entered: Decimal | None = None
+    temperature_unit: str = ""
 
     def __post_init__(self) -> None:
         _require_aware("observed_at", self.observed_at)
@@ -173,7 +170,7 @@ class Disposition:
 def _celsius(checkin: CheckIn) -> Decimal | None:
     if checkin.temperature_c is None:
         return None
-    return _round_tenth_half_up(_exact(checkin.temperature_c))
+    return temperatures.round_tenth(_exact(checkin.temperature_c))
 
 
 def _signs(checkin: CheckIn, group: frozenset[str]) -> tuple[str, ...]:
@@ -260,7 +257,7 @@ class Rule:
     id: int
     level: str
     condition: Callable[[CheckIn, Context | None], bool]
-    reason: str  # a str.format template over _facts()
+    reason: str  # a template over _facts() and the reader's slots (patients/wording.py)
     source: str  # tags in clinical-reference.md (§4 unless told)
     needs_context: bool = False
 
@@ -268,65 +265,66 @@ class Rule:
 RULES: tuple[Rule, ...] = (
     Rule(1, EMERGENCY,
          lambda c, x: red_flag(c),
-         "You reported {danger_signs}.",
+         "{You_reported} {danger_signs}.",
          "[S3][S19][S20][S46][S47]"),
     Rule(2, EMERGENCY,
          lambda c, x: temperature_at_least(c, HIGH_FEVER_C) and withdrawal_sign(c),
-         "You have a high fever ({temperature}) and {low_dose_signs}.",
+         "{You} {have} a high fever of {temperature} and {low_dose_signs}.",
          "[S1][S20][S46]"),  # 38.9 °C: a JUDGMENT (clinical-reference §10.5)
     Rule(3, EMERGENCY,
          lambda c, x: temperature_below(c, LOW_TEMPERATURE_C),
-         "Your body is too cold ({temperature}). This can be a sign of too much medicine.",
+         "{Your} body is too cold: {temperature}. This can be a sign of too much medicine.",
          "[S20][S62]"),
     Rule(4, EMERGENCY,
          lambda c, x: bool(_signs(c, ALARM_OR_MISSED)) and (withdrawal_sign(c) or overdose_sign(c)),
-         "The pump may not be working right. You reported {alarm_signs}, and {dose_signs}.",
+         "The pump may not be working right. {You_reported} {alarm_signs}, and {dose_signs}.",
          "[S3][S12][S15]"),
     Rule(5, EMERGENCY,
          lambda c, x: withdrawal_sign(c) and (reservoir_low(c, x) or refill_due(c, x)),
-         "{pump_state}, and you reported {low_dose_signs}.",
+         "{pump_state}, and {you_reported} {low_dose_signs}.",
          "[S25]",
          needs_context=True),
     Rule(6, EMERGENCY,
          lambda c, x: risk_marker(x) and withdrawal_sign(c) and temperature_at_least(c, FEVER_C),
-         "Your clinic noted that you are at higher risk. You have a fever ({temperature}) and {low_dose_signs}.",
+         "{Your_clinic} noted that {you} {are} at higher risk. {You} {have} a fever of {temperature} and "
+         "{low_dose_signs}.",
          "[S1][S2]",
          needs_context=True),
     Rule(7, EMERGENCY,
          lambda c, x: has(c, "pump_alarm_critical") and risk_marker(x),
-         "Your pump made a two-tone alarm, and your clinic noted that you are at higher risk.",
+         "{Your} pump made a two-tone alarm, and {your_clinic} noted that {you} {are} at higher risk.",
          "[S12][S1]",
          needs_context=True),
     Rule(8, EMERGENCY,
          lambda c, x: has(c, "spasticity_increase")
          and (bool(_signs(c, AUTONOMIC)) or temperature_at_least(c, FEVER_C)),
-         "You reported stiffer muscles with {strain_signs}.",
+         "{You_reported} stiffer muscles with {strain_signs}.",
          "[S23]"),
     Rule(9, EMERGENCY,
          lambda c, x: has(c, "drowsy") and has(c, "muscle_weakness"),
-         "You reported sleepiness with new weakness. This can be a sign of too much medicine.",
+         "{You_reported} sleepiness with new weakness. This can be a sign of too much medicine.",
          "[S23]"),
     Rule(10, EMERGENCY,
          lambda c, x: overdose_sign(c) and within_24h_after_fill(c, x),
-         "In the first day after {fill}, you reported {high_dose_signs}.",
+         "In the first day after {fill}, {you_reported} {high_dose_signs}.",
          "[S44][S45][S11]",
          needs_context=True),
     Rule(11, CALL_CLINIC,
          lambda c, x: withdrawal_sign(c) or overdose_sign(c) or device_code(c),
-         "You reported {clinic_signs}.",
+         "{You_reported} {clinic_signs}.",
          "[S3][S12][S19][S20]"),
     Rule(12, CALL_CLINIC,
          lambda c, x: temperature_at_least(c, FEVER_C),
-         "You have a fever ({temperature}).",
+         "{You} {have} a fever of {temperature}.",
          "[S15]"),
     Rule(13, CALL_CLINIC,
          lambda c, x: any_symptom(c) and within_48h_after_change(c, x),
-         "You have symptoms within 2 days after {change}.",
+         "{You} {have} symptoms within 2 days after {change}.",
          "[S11][S44]",
          needs_context=True),
     Rule(14, CALL_CLINIC,
          lambda c, x: any_symptom(c) and refill_due(c, x),
-         "You have symptoms, and your refill date has passed.",
+         "{You} {have} symptoms, and {your} refill date has passed.",
          "[S3][S16]",
          needs_context=True),
     Rule(15, ROUTINE,
@@ -336,6 +334,7 @@ RULES: tuple[Rule, ...] = (
 )  # fmt: skip
 
 CONTEXT_RULES = frozenset(r.id for r in RULES if r.needs_context)  # {5, 6, 7, 10, 13, 14}
+BY_RULE = {rule.id: rule for rule in RULES}
 _OTHERWISE = RULES[-1]
 
 
@@ -354,30 +353,65 @@ def _counted(one: str, many: str, codes: tuple[str, ...]) -> str:
     return f"{one if len(codes) == 1 else many}: {words}"
 
 
+_PATIENT = wording.Reader(wording.PATIENT)  # a disposition's own reasons speak to the patient
 _CHANGE_WORDS: dict[str | None, str] = {REFILL: "a refill", REPROGRAM: "a dose change", PUMP_REPLACED: "a new pump"}
 
 
-def _facts(c: CheckIn, ctx: Context | None) -> dict[str, str]:
+_ROUTINE_WORDS: dict[str, wording.Words] = {
+    "nothing": {
+        wording.PATIENT: "You did not report any warning signs.",
+        wording.CAREGIVER: "No warning signs were reported for {name}.",
+        wording.STAFF: "No warning signs were reported for {name}.",
+    },
+    "nothing_urgent": {
+        wording.PATIENT: "You did not report any sign that needs care now.",
+        wording.CAREGIVER: "No sign that needs care now was reported for {name}.",
+        wording.STAFF: "No sign that needs care now was reported for {name}.",
+    },
+}
+# "You reported" to the patient; "Sam has" to a caregiver or staff, whoever logged the check-in.
+_REPORTED: wording.Words = {
+    wording.PATIENT: "you reported",
+    wording.CAREGIVER: "{name} has",
+    wording.STAFF: "{name} has",
+}
+
+
+def temperature_words(c: CheckIn) -> str:
+    """The check-in's temperature as typed, the other unit in brackets ("102 °F (38.9 °C)")."""
+    if c.temperature_entered is not None and c.temperature_unit:
+        return temperatures.shown(c.temperature_entered, c.temperature_unit)
     t = _celsius(c)
+    return temperatures.shown(t, temperatures.CELSIUS, as_typed=False) if t is not None else ""
+
+
+def _facts(c: CheckIn, ctx: Context | None, who: wording.Reader) -> dict[str, str]:
+    def say(words: wording.Words) -> str:
+        return wording.fill(words, who)
+
+    temperature = temperature_words(c)
     strain = [BY_CODE[code].phrase for code in _signs(c, AUTONOMIC)]
     if temperature_at_least(c, FEVER_C):
-        strain.append(f"a fever ({t} °C)")
+        strain.append(f"a fever of {temperature}")
     pump_state = []
     if reservoir_low(c, ctx):
-        pump_state.append("Your pump may be low on medicine")
+        pump_state.append(say("{Your} pump may be low on medicine"))
     if refill_due(c, ctx):
-        pump_state.append("your refill date has passed" if pump_state else "Your refill date has passed")
+        pump_state.append(say("{your} refill date has passed" if pump_state else "{Your} refill date has passed"))
     fill_words: dict[str | None, str] = {REFILL: "a refill", PUMP_REPLACED: "a new pump"}
     fill = fill_words.get(ctx.last_change_kind if ctx else None, "a refill or a new pump")
     change = _CHANGE_WORDS.get(ctx.last_change_kind if ctx else None, "a refill or dose change")
     common = _signs(c, COMMON)
+    reported = say(_REPORTED)
     if not c.symptoms:
-        routine_text = "You did not report any warning signs."
+        routine_text = say(_ROUTINE_WORDS["nothing"])
     elif set(c.symptoms) <= COMMON:
-        routine_text = f"You reported {_counted('a common side effect', 'common side effects', common)}."
+        routine_text = f"{_capital(reported)} {_counted('a common side effect', 'common side effects', common)}."
     else:  # not reachable under rule set 2026.1 (rule 11 covers every other code); kept truthful
-        routine_text = "You did not report any sign that needs care now."
+        routine_text = say(_ROUTINE_WORDS["nothing_urgent"])
     return {
+        "you_reported": reported,
+        "You_reported": _capital(reported),
         "danger_signs": _counted("a danger sign", "danger signs", _signs(c, RED_FLAGS)),
         "low_dose_signs": _counted(
             "a sign of too little medicine", "signs of too little medicine", _signs(c, WITHDRAWAL)
@@ -387,18 +421,27 @@ def _facts(c: CheckIn, ctx: Context | None) -> dict[str, str]:
             "a sign the dose may be wrong", "signs the dose may be wrong", _signs(c, WITHDRAWAL | OVERDOSE)
         ),
         "clinic_signs": _counted(
-            "a sign your clinic needs to know about now",
-            "signs your clinic needs to know about now",
+            say("a sign {your_clinic} needs to know about now"),
+            say("signs {your_clinic} needs to know about now"),
             _signs(c, WITHDRAWAL | OVERDOSE | DEVICE),
         ),
         "alarm_signs": _join(BY_CODE[code].phrase for code in _signs(c, ALARM_OR_MISSED)),
         "strain_signs": _join(strain),
-        "temperature": f"{t} °C" if t is not None else "",
+        "temperature": temperature,
         "pump_state": " and ".join(pump_state),
         "fill": fill,
         "change": change,
         "routine_text": routine_text,
     }
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def reason_text(rule_id: int, checkin: CheckIn, context: Context | None, who: wording.Reader) -> str:
+    """Why rule `rule_id` fired, said to `who` (the patient, a caregiver or staff)."""
+    return wording.fill(BY_RULE[rule_id].reason, who, **_facts(checkin, context, who))
 
 
 # --- The function ------------------------------------------------------------------------------
@@ -414,9 +457,9 @@ def triage(checkin: CheckIn, context: Context | None) -> Disposition:
     ]
     if not fired:
         fired = [_OTHERWISE]
-    facts = _facts(checkin, context)
+    facts = _facts(checkin, context, _PATIENT)
     reasons = tuple(
-        Reason(rule.id, rule.level, rule.reason.format_map(facts), rule.source)
+        Reason(rule.id, rule.level, wording.fill(rule.reason, _PATIENT, **facts), rule.source)
         for rule in sorted(fired, key=lambda r: (_RANK[r.level], r.id))
     )
     return Disposition(

@@ -26,8 +26,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from patients import audit
-from patients.access import get_visible_patient, is_clinic_staff, visible_patients
+from patients import audit, wording
+from patients.access import get_visible_patient, own_record, reader_of, visible_patients
 from refills.words import when_in_words
 
 from . import services
@@ -35,6 +35,7 @@ from .forms import CheckInForm, StaffCheckInForm, initial_unit, reported
 from .guidance import fill_page, fill_page_no_clinic, staff_script, tel_href
 from .models import CheckIn
 
+YOU = wording.Reader(wording.PATIENT)  # whoever is filling in the form themselves
 DRAFT = "symptoms_checkin_draft"  # answers posted after the session ended, kept until saved
 
 
@@ -42,15 +43,29 @@ def _tel(number: str) -> str:
     return tel_href(number) if number else ""
 
 
-def _guidance(request, *, page, disposition, answers: dict, patient=None, checkin=None, script="", login_to_save=""):
+def _guidance(
+    request,
+    *,
+    page,
+    reasons,
+    answers: dict,
+    who: wording.Reader = YOU,
+    patient=None,
+    checkin=None,
+    script="",
+    login_to_save="",
+    own_patient=None,
+    emergency_number="",
+):
+    unsure = answers.get("pump_alarm") == CheckIn.PumpAlarm.UNSURE
     return render(
         request,
         "symptoms/guidance.html",
         {
             "page": page,
             "call_href": _tel(page.call_number),
-            "reasons": disposition.reasons,
-            "unsure_alarm": answers.get("pump_alarm") == CheckIn.PumpAlarm.UNSURE,
+            "reasons": reasons,
+            "unsure_alarm": wording.say("checkin.unsure_alarm", who) if unsure else "",
             "reported": reported(
                 answers.get("symptoms") or [],
                 answers.get("pump_alarm") or "",
@@ -61,12 +76,14 @@ def _guidance(request, *, page, disposition, answers: dict, patient=None, checki
             "checkin": checkin,
             "staff_script": script,
             "login_to_save": login_to_save,
+            "own_patient": own_patient,
+            "emergency_number": emergency_number,  # the strip on top (base.html); empty: the default
         },
     )
 
 
-def _form_page(request, form, *, patient=None, title, action, logged_out=False):
-    number = patient.clinic.emergency_number if patient else settings.DEFAULT_EMERGENCY_NUMBER
+def _form_page(request, form, *, patient=None, title, action, logged_out=False, emergency_number=""):
+    number = emergency_number or (patient.clinic.emergency_number if patient else settings.DEFAULT_EMERGENCY_NUMBER)
     return render(
         request,
         "symptoms/checkin_form.html",
@@ -155,7 +172,7 @@ def _answer_logged_out(request, patient_id):
             login = f"{reverse('login')}?{urlencode({'next': resume})}"
             page = fill_page_no_clinic(assessment.disposition.level, settings.DEFAULT_EMERGENCY_NUMBER)
             return _guidance(
-                request, page=page, disposition=assessment.disposition, answers=form.answers(), login_to_save=login
+                request, page=page, reasons=assessment.disposition.reasons, answers=form.answers(), login_to_save=login
             )
     return _form_page(request, form, title=_("How are you feeling?"), action=request.path, logged_out=True)
 
@@ -240,11 +257,18 @@ def checkin_detail(request, checkin_id):
         pk=checkin_id,
     )
     patient = checkin.patient
-    staff = is_clinic_staff(request.user, patient)
+    who = reader_of(request.user, patient)
+    staff = who.role == wording.STAFF
     if staff:
         audit.record_staff_read(request, patient, "checkin")
     numbers = services.numbers_now(patient.clinic)
-    page = fill_page(checkin.level, numbers, clinic_told=True, pump_data_checked=checkin.pump_data_checked)
+    page = fill_page(
+        checkin.level,
+        {**numbers, "patient_phone": patient.phone},
+        clinic_told=True,
+        pump_data_checked=checkin.pump_data_checked,
+        who=who,
+    )
     script = staff_script(checkin.level, numbers) if staff and checkin.logged_by_role == CheckIn.Role.STAFF else ""
     answers = {
         "symptoms": checkin.symptoms,
@@ -255,8 +279,10 @@ def checkin_detail(request, checkin_id):
     return _guidance(
         request,
         page=page,
-        disposition=services.disposition_of(checkin),
+        reasons=services.reasons_for(checkin, who),
         answers=answers,
+        who=who,
+        emergency_number=numbers["emergency_number"],
         patient=patient,
         checkin=checkin,
         script=script,
@@ -291,17 +317,37 @@ def checkin_history(request, patient_id):
 
 @require_http_methods(["GET", "HEAD", "POST"])  # HEAD: an uptime check must see the page up
 def emergency_check(request):
-    """ "Is this an emergency?": the triage with no log-in and no pump data. Saves nothing."""
-    number = settings.DEFAULT_EMERGENCY_NUMBER
+    """ "Is this an emergency?": the triage, saving nothing. Without a log-in it has no pump data
+    and no clinic, so it gives the default emergency number. A logged-in patient gets their own
+    clinic's numbers and the triage with their pump data (still saved nowhere, so the page says the
+    clinic has not been told, and offers to log the check-in)."""
+    own = own_record(request.user)
+    number = services.numbers_now(own.clinic)["emergency_number"] if own else settings.DEFAULT_EMERGENCY_NUMBER
     form = CheckInForm(
         request.POST if request.method == "POST" else None, initial={"temperature_unit": initial_unit(number)}
     )
     if request.method == "POST" and form.is_valid():
         try:
-            assessment = services.triage_only(**form.answers())
+            assessment = services.triage_only(patient=own, **form.answers())
         except ValidationError as error:
             form.add_service_errors(error)
         else:
-            page = fill_page_no_clinic(assessment.disposition.level, number)
-            return _guidance(request, page=page, disposition=assessment.disposition, answers=form.answers())
-    return _form_page(request, form, title=_("Is this an emergency?"), action=request.path)
+            disposition = assessment.disposition
+            if own is None:
+                page = fill_page_no_clinic(disposition.level, number)
+            else:
+                page = fill_page(
+                    disposition.level,
+                    services.numbers_now(own.clinic),
+                    clinic_told=False,
+                    pump_data_checked=disposition.pump_data_checked,
+                )
+            return _guidance(
+                request,
+                page=page,
+                reasons=disposition.reasons,
+                answers=form.answers(),
+                own_patient=own,
+                emergency_number=number,
+            )
+    return _form_page(request, form, title=_("Is this an emergency?"), action=request.path, emergency_number=number)

@@ -36,6 +36,7 @@ def production_env(**changes: str | None) -> dict[str, str]:
         "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/ibt_companion",
         "REDIS_URL": "redis://127.0.0.1:6379/0",
         "EMAIL_URL": "smtp+tls://user:pw@mail.example.org:587",
+        "EMAIL_FROM_ADDRESS": "reminders@ibt.example.org",
     }
     for key, value in changes.items():
         if value is None:
@@ -69,6 +70,18 @@ def test_deploy_check_passes_with_a_full_production_environment():
     assert "WARNINGS" not in output(result)
     assert "ERRORS" not in output(result)
     assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "address",
+    [None, "no-reply@localhost", "Clinic <reminders@ibt.example.org>", "reminders"],
+    ids=["unset", "localhost", "with-a-name", "no-domain"],
+)
+def test_deploy_check_refuses_a_start_without_a_real_sender_address(address):
+    result = deploy_check(EMAIL_FROM_ADDRESS=address)
+    assert result.returncode != 0
+    assert "ibt.E003" in output(result)
+    assert "ibt.E001" not in output(result)
 
 
 @pytest.mark.parametrize("email_url", [None, "consolemail://"], ids=["unset", "console"])

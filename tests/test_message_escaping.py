@@ -166,7 +166,9 @@ def test_the_clinics_emergency_email_over_smtp(hostile, settings, sms_file):
     for body in received.values():
         assert_html_escaped(body["text/html"])
         assert not ENTITIES.search(body["text/plain"])
-    assert_plain(received[hostile.clinic.alert_email]["text/plain"], CLINIC, "(<b>Eve</b>)", EMERGENCY)
+    # The clinic's address reads the patient's reference, not their name (docs/security.md).
+    assert_plain(received[hostile.clinic.alert_email]["text/plain"], CLINIC, f"Patient P{hostile.pk}", EMERGENCY)
+    assert "Eve" not in received[hostile.clinic.alert_email]["text/plain"].replace(CLINIC, "")
     assert (
         "Clinic &lt;b&gt;Eve&lt;/b&gt; &amp; &quot;Co&quot; &lt;script&gt;x&lt;/script&gt;"
         in (received[hostile.clinic.alert_email]["text/html"])

@@ -5,6 +5,7 @@ differs. Nothing here talks to the network.
 """
 
 from datetime import timedelta
+from email.utils import formataddr
 from pathlib import Path
 from typing import Any
 
@@ -209,7 +210,12 @@ STORAGES = {
 # --- E-mail -----------------------------------------------------------------------------
 # EMAIL_URL like smtp://user:password@mail.example.org:587/?tls=True (django-environ).
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
-DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="IBT Companion <no-reply@localhost>")
+# The one address every e-mail comes from (a plain address the SMTP server may send as; production
+# refuses a start without one). Mail about a patient shows their clinic's name as the sender
+# (patients.emails.sender); mail about no clinic (operations, log-in security) shows EMAIL_FROM_NAME.
+EMAIL_FROM_ADDRESS = env.str("EMAIL_FROM_ADDRESS", default="no-reply@localhost")
+EMAIL_FROM_NAME = "IBT Companion"
+DEFAULT_FROM_EMAIL = formataddr((EMAIL_FROM_NAME, EMAIL_FROM_ADDRESS))
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=15)
 

@@ -1,6 +1,7 @@
 """The kinds of message (SPEC §5), each defined once: its value as stored in `Delivery.kind`, its
-label (the plan pages), its subject (the patient's and caregivers' wording, and the clinic's where
-it differs) and its priority (refills/domain/reminders.py keeps the pure table, read here).
+label (the plan pages), its subject (`subject_of`: the words for each reader are in the one table
+of patients/wording.py) and its priority (refills/domain/reminders.py keeps the pure table, read
+here).
 
 Clinics may set their own reminder steps, so a step is `step_<days>` for any number of days:
 `step_kind`, `step_days`, `kind_of`, `label_of` and `subject_of` take any stored code, and
@@ -11,6 +12,8 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db.models import TextChoices
 from django.utils.translation import gettext_lazy, ngettext
+
+from patients import wording
 
 from ..domain import reminders
 from ..domain.reminders import step_days, step_kind
@@ -26,11 +29,10 @@ __all__ = [
     "label_of",
     "step_days",
     "step_kind",
+    "subject_key",
     "subject_of",
     "validate_kind",
 ]
-
-DEFAULT_SUBJECT = "IBT Companion"
 
 
 class MessageKind(TextChoices):
@@ -51,41 +53,10 @@ class MessageKind(TextChoices):
     ALERT_CALL_CLINIC = "alert_call_clinic", gettext_lazy("Call-clinic check-in alert")
 
     @property
-    def subject(self) -> str:
-        """What the patient and caregivers read (may hold {patient_id})."""
-        return _SUBJECTS[self]
-
-    @property
-    def clinic_subject(self) -> str:
-        """What the clinic's address reads: its own wording where it differs."""
-        return _CLINIC_SUBJECTS.get(self, _SUBJECTS[self])
-
-    @property
     def priority(self) -> int:
         return reminders.priority(self.value)
 
 
-_SUBJECTS: dict[MessageKind, str] = {
-    MessageKind.STEP_14: "Time to book your pump refill",
-    MessageKind.STEP_7: "Pump refill due in about a week",
-    MessageKind.STEP_3: "Pump refill due in 3 days",
-    MessageKind.STEP_1: "Pump refill due tomorrow",
-    MessageKind.OVERDUE: "Pump refill overdue: call your clinic today",
-    MessageKind.OVERDUE_CLINIC: "Overdue pump refill (patient #{patient_id})",
-    MessageKind.EMPTY: "Pump may be empty now: watch for warning signs",
-    MessageKind.DATE_CHANGED: "Your pump refill date changed",
-    MessageKind.EOS_90: "Pump battery replacement: book it now",
-    MessageKind.EOS_30: "Pump battery replacement is close",
-    MessageKind.TEST: "Test message from IBT Companion",
-    MessageKind.NOBODY_ALERT: DEFAULT_SUBJECT,
-    MessageKind.ALERT_EMERGENCY: "Urgent: check on someone you care for",
-    MessageKind.ALERT_CALL_CLINIC: "Please check on someone you care for",
-}
-_CLINIC_SUBJECTS: dict[MessageKind, str] = {
-    MessageKind.ALERT_EMERGENCY: "Urgent: emergency check-in (patient #{patient_id})",
-    MessageKind.ALERT_CALL_CLINIC: "Check-in: call the patient (patient #{patient_id})",
-}
-assert set(_SUBJECTS) == set(MessageKind), "every kind of message has a subject"
 assert {k for k in reminders.PRIORITY if k != "step"} <= set(MessageKind.values), "priorities name known kinds"
 
 # The rows a cycle's plan replaces on a re-plan, besides its steps (every step_<days> kind: the
@@ -138,9 +109,22 @@ def label_of(code: str) -> str:
     return code
 
 
-def subject_of(code: str, *, clinic: bool = False) -> str:
-    """The subject line's template (may hold {patient_id}); the clinic's wording when `clinic`."""
-    kind = kind_of(code)
-    if kind is None:
-        return DEFAULT_SUBJECT
-    return kind.clinic_subject if clinic else kind.subject
+def subject_key(code: str) -> str:
+    """Where the subject of a kind is in patients/wording.py's table. The 14-day step asks to book
+    the refill; any other step (a clinic's own too) says when it is due."""
+    days = step_days(code)
+    if days is not None:
+        return "subject.step_14" if days == 14 else "subject.step"
+    key = f"subject.{code}"
+    return key if key in wording.SENTENCES else "subject.nobody_alert"
+
+
+def subject_of(code: str, who: wording.Reader, *, when: str = "soon") -> str:
+    """The subject line of a message of this kind as `who` reads it; `when` is the body's own
+    phrase for the refill date ("in 5 days", "tomorrow"), so the two always agree."""
+    return wording.say(subject_key(code), who, when=when)
+
+
+assert all(subject_key(kind) != "subject.nobody_alert" for kind in MessageKind if kind != MessageKind.NOBODY_ALERT), (
+    "every kind of message has a subject"
+)

@@ -8,7 +8,8 @@ from django import template
 from django.utils.dateformat import format as format_date
 from django.utils.translation import gettext as _
 
-from patients.access import is_clinic_staff
+from patients import wording
+from patients.access import reader_of
 from refills import selectors
 from refills.domain.catalog import CATALOG
 from refills.words import date_in_words, local, number, when_in_words
@@ -44,11 +45,11 @@ def local_when(at, zone) -> str:
 @register.inclusion_tag("refills/_patient_panel.html", takes_context=True)
 def refill_panel(context, patient):
     """The card and the pump links on a patient's page (staff also get the staff pages)."""
-    user = context["request"].user
+    who = reader_of(context["request"].user, patient)
     return {
-        "card": selectors.refill_cards([patient])[0],
+        "card": selectors.refill_cards([patient], [who.role])[0],
         "patient": patient,
-        "is_staff": is_clinic_staff(user, patient),
+        "is_staff": who.role == wording.STAFF,
     }
 
 

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
-from patients import audit
+from patients import audit, wording
 from patients.access import get_visible_patient, is_clinic_staff
 from patients.views import home_context
 
@@ -61,7 +61,8 @@ def home(request):
     record and for each person they look after (one more query, whatever their number)."""
     context = home_context(request)
     own, cared_for = context["own"], context["cared_for"]
-    cards = refill_cards(([own] if own else []) + cared_for)
+    roles = [wording.PATIENT] * bool(own) + [wording.CAREGIVER] * len(cared_for)
+    cards = refill_cards(([own] if own else []) + cared_for, roles)
     if own:
         context["own_card"], cards = cards[0], cards[1:]
     context["cared_for_cards"] = cards
@@ -213,8 +214,9 @@ def _preview_context(recorded: services.Recorded, form: EventForm) -> dict:
     result, outcome = recorded.forecast, recorded.outcome
     context = {"forecast": result, "outcome": outcome, "aspirated_ml": form.cleaned_data.get("aspirated_ml")}
     if result is not None:
-        context["reason"] = reason_sentence(result.refill_due_reason, result.inputs.max_days_in_pump)
-        context["days_left"] = days_left_in_words(result.days_until_refill_due)
+        staff = wording.reader(wording.STAFF, recorded.event.patient.full_name)  # only staff record events
+        context["reason"] = reason_sentence(result.refill_due_reason, staff, result.inputs.max_days_in_pump)
+        context["days_left"] = days_left_in_words(result.days_until_refill_due, staff)
     return context
 
 

@@ -167,7 +167,9 @@ def test_happy_path_creates_everything_in_one_go(world, staff_client, django_cap
     assert "Medtronic SynchroMed II 8637-20 (20 mL)" in page and "20 mL" in page and "2 mL" in page
     assert "Has had baclofen withdrawal before" in page
     assert "Thursday 26 November 2026 at 09:00 CST" in page  # the forecast
-    assert "This is when your pump will start beeping because it is low." in page
+    # Staff read about the patient by name ("your pump" was the patient's wording).
+    assert "This is when Robin Enrol's pump will start its low-reservoir alarm. Refill it before then." in page
+    assert "your pump" not in page
     assert "Caregiver Sam Carer, at sam@example.org (brother)" in page
     assert "The patient, at robin@example.org" in page
     assert NOBODY not in page
@@ -713,3 +715,12 @@ def test_beat_runs_the_housekeeping_every_hour(db):
     entry = app.conf.beat_schedule["housekeeping"]
     assert entry["task"] == housekeeping.name == "patients.tasks.housekeeping" and entry["schedule"] == 3600.0
     assert housekeeping.apply().get() == {"enrolment_drafts": 0, "api_tokens": 0, "wrong_codes": 0}
+
+
+def test_the_refill_steps_preview_speaks_to_staff_about_the_patient(world, staff_client):
+    """Step 3 shows the forecast it gives: in staff's words, naming the patient being enrolled."""
+    flow = walk(staff_client)
+    page = text(staff_client.get(url(flow, "refill")))
+    assert "What this refill gives" in page
+    assert "This is when Robin Enrol's pump will start its low-reservoir alarm. Refill it before then." in page
+    assert "your pump" not in page and "your clinic" not in page

@@ -107,7 +107,9 @@ def test_staff_see_a_new_emergency_first_open_it_and_resolve_it(browser, live_se
 
         top.get_by_role("link", name=re.compile("Open the check-in and its guidance")).click()
         page.wait_for_url(f"{base}/checkins/{checkin.pk}/")
-        expect(page.get_by_role("heading", level=1, name="Get help now")).to_be_visible()
+        # Staff read what the app told the caregiver, not the caller's own "Get help now" page.
+        expect(page.get_by_role("heading", level=1, name="Emergency signs: check on Pat Rivera now")).to_be_visible()
+        expect(page.get_by_text("Pat Rivera has a danger sign: a seizure.")).to_be_visible()
         page.get_by_role("link", name="Triage queue").click()
 
         # The keyboard alone: "I'm on it" with Enter.

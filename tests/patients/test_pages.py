@@ -237,3 +237,13 @@ def test_update_clinic_takes_plain_values_and_recomputes_only_on_a_forecast_inpu
     world.clinic.refresh_from_db()
     assert world.clinic.phone == "555-0111" and world.clinic.reminder_steps == [21, 7, 1]
     assert AuditEvent.objects.filter(clinic=world.clinic, what="clinic_settings").count() == 2
+
+
+def test_an_optional_field_says_so_once(world):
+    """The caregiver form's relationship field: its label does not carry "(optional)" too."""
+    page = client_for(world.patient_user).get(f"/patients/{world.patient.pk}/caregivers/").content.decode()
+    assert "How they know the patient" in page
+    assert "(optional)" in page
+    assert "(optional) <span" not in page and "(optional) (optional)" not in page
+    label = page[page.index("How they know the patient") : page.index("</label>", page.index("How they know"))]
+    assert label.count("optional") == 1, label

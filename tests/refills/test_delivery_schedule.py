@@ -241,7 +241,9 @@ def test_only_the_latest_of_several_past_steps_goes_and_earlier_ones_are_skipped
     assert rows_of(cycle, "step_7") == {"pending"}
     assert rows_of(cycle, "step_3") == rows_of(cycle, "step_1") == {"pending"}
     assert kinds(run(now)) == [("step_7", "email", "sent")] * 2 + [("step_7", "inbox", "sent")]
-    assert [m.subject for m in mail.outbox] == ["Pump refill due in about a week"] * 2
+    # The 7-day step goes 5 days before: the subject says so, as the body does ("in about a week" before).
+    assert [m.subject for m in mail.outbox] == ["Pump refill due in 5 days"] * 2
+    assert all(", in 5 days." in m.body for m in mail.outbox)
     assert kinds(run(utc(2026, 4, 3, 14))) == [("step_3", "email", "sent")] * 2 + [("step_3", "inbox", "sent")]
     assert rows_of(cycle, "step_14") == {"skipped"}
 

@@ -63,13 +63,24 @@ def text(response) -> str:
 # --- The "next refill due" card --------------------------------------------------------------
 
 
+# The same card speaks to each reader: "your pump" to the patient, "Pat's pump" to a caregiver.
+REASON_FOR = {
+    "patient_user": "This is when your pump will start beeping because it is low. Get your refill before then.",
+    "caregiver": (
+        "This is when Pat's pump will start beeping because it is low. Make sure Pat gets the refill before then."
+    ),
+}
+
+
 @pytest.mark.parametrize("who", ["patient_user", "caregiver"])
 def test_home_card_shows_the_date_in_words_the_days_left_the_reason_and_the_numbers(refilled, who):
     page = text(client_for(getattr(refilled, who)).get("/"))
     assert "Next refill due" in page
     assert "Thursday 26 November" in page
     assert "in 5 days" in page
-    assert "This is when your pump will start beeping because it is low. Get your refill before then." in page
+    assert REASON_FOR[who] in page
+    if who == "caregiver":
+        assert "your pump" not in page
     assert "Medicine in the pump now 4.5 mL" in page  # 20 − 31 days × 0.5 mL
     assert "Strength of the medicine 500 mcg/mL" in page
     assert "Daily dose 250 mcg/day" in page
@@ -294,7 +305,9 @@ def test_refill_check_shows_the_preview_and_saves_nothing_then_save_saves(refill
     # Elapsed 30 days 1 hour since T0: 20 − 15.02 = 4.98 mL expected, 5 taken out.
     assert "The app expected in the pump 4.98 mL" in page and "Within the usual range" in page
     assert "Saturday 26 December 2026 at 10:00 CST" in page  # 20 − 2 = 18 mL at 0.5 mL/day
-    assert "This is when your pump will start beeping" in page
+    # Staff read about the patient, not "your pump" (the wording the patient reads).
+    assert "This is when Pat Home's pump will start its low-reservoir alarm. Refill it before then." in page
+    assert "your pump" not in page
     assert "Pump empty Wednesday 30 December 2026" in page
     assert "First “refill now” reminder Saturday 19 December 2026 at 09:00 CST" in page
     assert "Daily dose 250 mcg/day" in page and "Daily volume 0.5 mL/day" in page
@@ -490,7 +503,7 @@ def test_other_kinds_record_through_the_same_flow(refilled):
 
     alarm = {"occurred_date": "2026-11-21", "occurred_time": "08:00", "tone": "two_tone", "confirm": "0"}
     checked = client.post(f"{base}?kind=alarm_reported", alarm)
-    assert "Your pump alarm went off" in text(checked)
+    assert "Pat Home's pump alarm went off. Call Pat Home today to plan the refill." in text(checked)
     assert (
         client.post(
             f"{base}?kind=alarm_reported", {**alarm, "confirm": "1", "checked": fingerprint(checked)}

@@ -78,8 +78,10 @@ def test_the_alerts_go_out_through_the_tick_and_say_what_the_spec_says(pump, car
     assert "Pat reported emergency signs at 10:05; the app told them to call 911; check on them now." in carer.body
     assert f"/checkins/{checkin.pk}/" in carer.body
     clinic = by_address[pump.clinic.alert_email]
-    assert clinic.subject == f"Urgent: emergency check-in (patient #{pump.patient.pk})"
-    assert "reported emergency signs at 10:05" in clinic.body  # the clinic's zone is Chicago too
+    # The clinic's address reads the patient's reference, never their name (docs/security.md).
+    assert clinic.subject == f"Urgent: emergency check-in for patient P{pump.patient.pk}"
+    assert f"Patient P{pump.patient.pk} reported emergency signs at 10:05" in clinic.body  # Chicago's clock too
+    assert "Pat" not in clinic.body.replace(f"Patient P{pump.patient.pk}", "")
     for message in mail.outbox:
         assert "Home" not in message.subject and "seizure" not in message.subject.lower()
         assert "seizure" not in message.body.lower()  # no symptoms travel by e-mail

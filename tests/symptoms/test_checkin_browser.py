@@ -64,7 +64,8 @@ def test_a_caregiver_logs_a_red_flag_and_lands_on_the_emergency_page(page: Page,
     heading = page.get_by_role("heading", level=1, name="Get help now")
     call_box, heading_box = first.bounding_box(), heading.bounding_box()
     assert call_box["y"] < heading_box["y"] and call_box["height"] >= 64  # first, and big
-    expect(page.get_by_text("Your clinic has been told, but do not wait for them.")).to_be_visible()
+    # Spoken to the caregiver about Pat ("Your clinic" spoke to Pat, who was not the one reading).
+    expect(page.get_by_text("Pat's clinic has been told, but do not wait for them.")).to_be_visible()
 
     assert checkin.level == "emergency" and checkin.logged_by == carer and checkin.logged_by_role == "caregiver"
     item = QueueItem.objects.get(patient=patient)

@@ -4,6 +4,7 @@ session ended, the history, and who may see a saved check-in."""
 
 import re
 from datetime import UTC, datetime, timedelta
+from html import unescape
 from html.parser import HTMLParser
 
 import pytest
@@ -64,7 +65,7 @@ def main_of(response) -> MainReader:
 
 
 def text(response) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.content.decode()))
+    return unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.content.decode())))
 
 
 def form_url(patient):
@@ -124,11 +125,13 @@ def test_a_red_flag_leads_to_the_emergency_page_with_the_call_first(pump):
     assert (first_tag, first_attrs["href"]) == ("a", "tel:911") and main.first_link_text.strip() == "Call 911 now"
     assert main.tags[1][0] == "h1"
     words = text(page)
+    # The caregiver logged it: the page speaks to them about Pat (it spoke to Pat as "you" before).
     assert "Get help now" in words
-    assert "Say: “I have an intrathecal baclofen pump.”" in words
-    assert "Bring your pump card and the latest programmer printout." in words
-    assert "Your clinic has been told, but do not wait for them." in words
-    assert "You reported a danger sign: a seizure." in words
+    assert "Say: “Pat has an intrathecal baclofen pump.”" in words
+    assert "Bring Pat's pump card and the latest programmer printout." in words
+    assert "Pat's clinic has been told, but do not wait for them." in words
+    assert "Pat has a danger sign: a seizure." in words
+    assert "You reported" not in words and "your pump card" not in words
     assert "emergency-strip" not in page.content.decode()  # nothing between the person and the call
 
 

@@ -342,8 +342,9 @@ def test_routine_reason_only_when_nothing_else_fires():
         (ci("seizure"), None, 1, "You reported a danger sign: a seizure."),
         (ci("confusion", "seizure"), None, 1, "You reported danger signs: a seizure and confusion."),
         (ci("itching", temp="39.0"), None, 2,
-         "You have a high fever (39.0 °C) and a sign of too little medicine: itching."),
-        (ci(temp="34.0"), None, 3, "Your body is too cold (34.0 °C). This can be a sign of too much medicine."),
+         "You have a high fever of 39.0 °C (102.2 °F) and a sign of too little medicine: itching."),
+        (ci(temp="34.0"), None, 3,
+         "Your body is too cold: 34.0 °C (93.2 °F). This can be a sign of too much medicine."),
         (ci("itching"), ctx(volume_ml_at_observed=D("3.0"), refill_due_at=T0), 5,
          "Your pump may be low on medicine and your refill date has passed, and you reported a sign of too little "
          "medicine: itching."),

@@ -5,14 +5,18 @@ import smtplib
 
 from django.core.mail import EmailMultiAlternatives
 
+from patients.emails import sender
+
 from . import PermanentError, TransientError, smtp
 
 
 def build(recipient, message, delivery) -> EmailMultiAlternatives:
-    """The e-mail of one row: text and HTML, its attachments, and the row's own Message-ID."""
+    """The e-mail of one row: text and HTML, its attachments, and the row's own Message-ID, from
+    the patient's clinic (by name, at the app's address)."""
     mail = EmailMultiAlternatives(
         subject=message.subject,
         body=message.text,
+        from_email=sender(delivery.patient.clinic.name),
         to=[recipient.email],
         headers={"Message-ID": delivery.message_id, "Auto-Submitted": "auto-generated"},
     )
