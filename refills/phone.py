@@ -185,37 +185,29 @@ def opt_out(number: str, now: datetime, *, path: str = "") -> int:
     """STOP: no more texts to this number, for every log-in and patient record that has it.
     Returns how many records changed. The first opt-out time is kept."""
     users, patients = holders_of(number)
-    with transaction.atomic():
-        changed = patient_services.set_sms_opt_out(
-            actor=None,
-            user_ids=[u.pk for u in users],
-            patient_ids=[p.pk for p in patients],
-            opted_out=True,
-            now=now,
-            path=path,
-        )
-        _replan_around(users, patients, now)
-    return changed
+    return _set_opt_out(None, users, patients, now, opted_out=True, path=path)
 
 
 def opt_in_number(number: str, now: datetime, *, path: str = "") -> int:
     """START texted back: texts may go to this number again."""
     users, patients = holders_of(number)
-    return _clear_opt_out(None, users, patients, now, path=path)
+    return _set_opt_out(None, users, patients, now, opted_out=False, path=path)
 
 
 def opt_in(user: User, patient: Patient | None, now: datetime, *, path: str = "") -> int:
     """The person pressed "Start texts again" on their own page."""
-    return _clear_opt_out(user, [user], [patient] if patient else [], now, path=path)
+    return _set_opt_out(user, [user], [patient] if patient else [], now, opted_out=False, path=path)
 
 
-def _clear_opt_out(actor, users, patients, now, *, path) -> int:
+def _set_opt_out(actor, users, patients, now, *, opted_out: bool, path) -> int:
+    """Record STOP (opted_out) or START for these log-ins and records and re-plan around them,
+    in one transaction."""
     with transaction.atomic():
         changed = patient_services.set_sms_opt_out(
             actor=actor,
             user_ids=[u.pk for u in users],
             patient_ids=[p.pk for p in patients],
-            opted_out=False,
+            opted_out=opted_out,
             now=now,
             path=path,
         )
